@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from benchmark.edits import (
+    Adjustment,
+    Click,
+    EditHistory,
+    Stroke,
+    edit_from_json,
+    encode,
+)
+
+SHAPE = (20, 18, 12)
+
+
+def reference_channel(points_and_signs, shape):
+    """Independent reference: scipy's 2-step 6-connected dilation of each edit."""
+    out = np.zeros(shape, np.float32)
+    for pts, sign in points_and_signs:
+        seed = np.zeros(shape, bool)
+        seed[tuple(np.asarray(pts).T)] = True
+        out[ndimage.binary_dilation(seed, iterations=2)] = sign
+    return out
+
+
+def test_encoding_matches_paper_channels():
+    c1 = Click((3, 4, 5), True)
+    c2 = Click((15, 10, 1), False)  # near the border: the stamp is clipped
+    s = Stroke(np.array([[8, 8, 6], [9, 9, 6], [10, 10, 6], [11, 10, 6]]), False)
+    h = EditHistory().add([c1, s]).add([c2, Adjustment(0.2)]).add([Adjustment(-0.05)])
+    ch = encode(h, SHAPE)
+    assert ch.shape == (3, *SHAPE) and ch.dtype == np.float32
+    np.testing.assert_array_equal(ch[0], reference_channel([([c1.voxel], 1), ([c2.voxel], -1)], SHAPE))
+    np.testing.assert_array_equal(ch[1], reference_channel([(s.voxels, -1)], SHAPE))
+    np.testing.assert_allclose(ch[2], 0.15, rtol=0, atol=1e-6)
+    # the two-voxel dilation of one click reaches exactly the taxicab ball of radius 2
+    assert np.count_nonzero(ch[0] == 1) == 25
+
+
+def test_later_edit_overwrites_earlier():
+    h = EditHistory().add([Click((10, 9, 6), True)]).add([Click((11, 9, 6), False)])
+    ch = encode(h, SHAPE)
+    assert ch[0][11, 9, 6] == -1 and ch[0][10, 9, 6] == -1  # overlap taken by the later edit
+    assert ch[0][8, 9, 6] == 1  # outside the later ball: the earlier edit stays
+
+
+def test_empty_history_is_zero():
+    ch = encode(EditHistory(), SHAPE)
+    assert not ch.any()
+
+
+def test_history_bookkeeping_and_json_round_trip():
+    s = Stroke(np.array([[1, 2, 3], [2, 2, 3]]), True)
+    h = EditHistory().add([Click((1, 2, 3), True), s]).add([]).add([Adjustment(0.3)])
+    assert len(h) == 3 and len(h.rounds) == 3
+    assert h.of_tool("brush") == (s,)
+    back = EditHistory(tuple(tuple(edit_from_json(e) for e in r) for r in h.to_json()))
+    assert back == h
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Click((1, 2), True),
+        lambda: Stroke(np.zeros((0, 3), int), True),
+        lambda: Stroke(np.zeros((2, 3)), True),
+        lambda: Adjustment(float("nan")),
+        lambda: edit_from_json({"tool": "lasso"}),
+    ],
+)
+def test_bad_edits_raise(make):
+    with pytest.raises(ValueError):
+        make()
+
+
+def test_out_of_volume_edit_raises():
+    with pytest.raises(ValueError, match="outside the volume"):
+        encode(EditHistory().add([Click((20, 0, 0), True)]), SHAPE)
