@@ -1,0 +1,192 @@
+"""The results of a run: tidy, append-only tables in one folder.
+
+A results folder holds:
+
+- ``rounds.csv``: one row per (case, method, user, round), columns :data:`ROUND_COLUMNS`.
+  Round 0 is the method's prediction before any edit.
+- ``sessions.csv``: one row per attempted session, columns :data:`SESSION_COLUMNS`;
+  ``status`` is ``ok`` or ``failed`` (with the error). A re-run appends again, and the
+  readers keep the last row per key.
+- ``edits.jsonl``: one JSON object per round with edits, for figures and audits.
+- ``run.json``: the run's configuration, seed, package versions and git commit.
+
+Rows of a session are written together, rounds first and its session row last, each
+file flushed and fsynced, so a killed run keeps every finished session and a re-run
+into the same folder skips them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+ROUNDS_FILE = "rounds.csv"
+SESSIONS_FILE = "sessions.csv"
+EDITS_FILE = "edits.jsonl"
+RUN_FILE = "run.json"
+
+SessionKey = tuple[str, str, str]  # (case, method, user)
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One row of ``rounds.csv``.
+
+    Attributes:
+        dice: Dice of this round's prediction against the label (both empty: 1).
+        hd95: 95th-percentile Hausdorff distance in mm (NaN when undefined or skipped).
+        n_edits: edits made so far (cumulative, this round's included).
+        tools: this round's edit tools, ``;``-joined in the order made ("" in round 0).
+        unsupported: tools of this round's edits the method does not accept, ``;``-joined.
+        user_ms: time the simulated user took to propose this round's edits.
+        model_ms: time the method took to predict this round.
+        volume_ml: predicted volume in millilitres.
+    """
+
+    case: str
+    method: str
+    user: str
+    round: int
+    dice: float
+    hd95: float
+    n_edits: int
+    tools: str
+    unsupported: str
+    user_ms: float
+    model_ms: float
+    volume_ml: float
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One row of ``sessions.csv``.
+
+    Attributes:
+        status: "ok" or "failed".
+        stop_reason: "target" (Dice target reached), "user" (the user had nothing more
+            to fix), "budget" (round budget spent), or "" when failed.
+        rounds: rounds with edits that were run (0 when only the initial prediction).
+        error: ``Type: message`` of a failure, "" otherwise.
+    """
+
+    case: str
+    method: str
+    user: str
+    status: str
+    stop_reason: str
+    rounds: int
+    final_dice: float
+    n_edits: int
+    wall_s: float
+    error: str = ""
+
+    @property
+    def key(self) -> SessionKey:
+        return (self.case, self.method, self.user)
+
+
+ROUND_COLUMNS = tuple(f.name for f in fields(RoundRecord))
+SESSION_COLUMNS = tuple(f.name for f in fields(SessionRecord))
+_KEY = ["case", "method", "user"]
+_TEXT = {"case": str, "method": str, "user": str, "tools": str, "unsupported": str,
+         "status": str, "stop_reason": str, "error": str}
+
+
+class ResultsWriter:
+    """Appends sessions to a results folder; knows which sessions are finished."""
+
+    def __init__(self, out_dir: Path | str) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        for name, columns in ((ROUNDS_FILE, ROUND_COLUMNS), (SESSIONS_FILE, SESSION_COLUMNS)):
+            path = self.out_dir / name
+            if not path.exists() or path.stat().st_size == 0:
+                _append(path, _csv_lines([columns]))
+            else:
+                _check_header(path, columns)
+
+    def finished(self) -> set[SessionKey]:
+        """Sessions whose last attempt finished with status ok."""
+        sessions = read_sessions(self.out_dir)
+        ok = sessions[sessions["status"] == "ok"]
+        return set(zip(ok["case"], ok["method"], ok["user"]))
+
+    def write(self, session: SessionRecord, rounds: Iterable[RoundRecord] = (),
+              edits: Iterable[dict[str, Any]] = ()) -> None:
+        """Append one session: its rounds, its edits, then its session row."""
+        rows = [[getattr(r, c) for c in ROUND_COLUMNS] for r in rounds]
+        if rows:
+            _append(self.out_dir / ROUNDS_FILE, _csv_lines(rows))
+        lines = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in edits)
+        if lines:
+            _append(self.out_dir / EDITS_FILE, lines)
+        _append(self.out_dir / SESSIONS_FILE, _csv_lines([[getattr(session, c) for c in SESSION_COLUMNS]]))
+
+
+def _csv_lines(rows: Iterable[Iterable[Any]]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def _append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _check_header(path: Path, columns: tuple[str, ...]) -> None:
+    with open(path, encoding="utf-8") as f:
+        header = f.readline().strip().split(",")
+    if tuple(header) != columns:
+        raise ValueError(
+            f"{path}: columns {header} do not match this version of simedit {list(columns)}; "
+            "write the run into a new folder"
+        )
+
+
+def _read(path: Path, columns: tuple[str, ...], key: list[str]) -> pd.DataFrame:
+    if not path.exists():
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    text = path.read_text(encoding="utf-8")
+    if not text.endswith("\n"):  # the last line was cut short by a killed run
+        text = text[: text.rfind("\n") + 1]
+    lines = [r for r in csv.reader(io.StringIO(text)) if len(r) == len(columns)][1:]
+    df = pd.DataFrame(lines, columns=list(columns))
+    for c in columns:
+        if c not in _TEXT:
+            df[c] = pd.to_numeric(df[c], errors="coerce")
+    return df.drop_duplicates(subset=key, keep="last").reset_index(drop=True)
+
+
+def read_rounds(out_dir: Path | str) -> pd.DataFrame:
+    """``rounds.csv`` as a DataFrame, one row per (case, method, user, round)."""
+    return _read(Path(out_dir) / ROUNDS_FILE, ROUND_COLUMNS, _KEY + ["round"])
+
+
+def read_sessions(out_dir: Path | str) -> pd.DataFrame:
+    """``sessions.csv`` as a DataFrame, the last attempt of each session."""
+    return _read(Path(out_dir) / SESSIONS_FILE, SESSION_COLUMNS, _KEY)
+
+
+def read_edits(out_dir: Path | str) -> list[dict[str, Any]]:
+    """``edits.jsonl`` as a list of {case, method, user, round, edits: [...]}."""
+    path = Path(out_dir) / EDITS_FILE
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by a killed run
+            continue
+    return out
+

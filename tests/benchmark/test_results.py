@@ -1,0 +1,54 @@
+import math
+
+import pytest
+
+from benchmark.results import (
+    ROUNDS_FILE,
+    SESSIONS_FILE,
+    ResultsWriter,
+    RoundRecord,
+    SessionRecord,
+    read_edits,
+    read_rounds,
+    read_sessions,
+)
+
+
+def rows(case, n):
+    return [RoundRecord(case, "m", "u", r, 0.5 + 0.1 * r, float("nan") if r == 0 else 3.0, r, "" if r == 0 else "selection;brush",
+                        "", 1.0, 2.0, 10.0) for r in range(n)]
+
+
+def ok(case, n):
+    return SessionRecord(case, "m", "u", "ok", "user", n - 1, 0.5 + 0.1 * (n - 1), n - 1, 0.1)
+
+
+def test_round_trip_and_resume(tmp_path):
+    w = ResultsWriter(tmp_path)
+    w.write(ok("a", 3), rows("a", 3), [{"case": "a", "round": 1, "edits": []}])
+    w.write(SessionRecord("b", "m", "u", "failed", "", 0, math.nan, 0, 0.0, "InvalidCaseError: b_t1.nii.gz truncated"))
+    df = read_rounds(tmp_path)
+    assert list(df["round"]) == [0, 1, 2] and list(df["tools"]) == ["", "selection;brush", "selection;brush"]
+    assert math.isnan(df["hd95"][0]) and df["dice"][2] == pytest.approx(0.7)
+    assert ResultsWriter(tmp_path).finished() == {("a", "m", "u")}  # the failed one is retried
+    # a retried session that now succeeds replaces the failure
+    w.write(ok("b", 2), rows("b", 2))
+    s = read_sessions(tmp_path)
+    assert set(s["status"]) == {"ok"} and len(s) == 2
+    assert read_edits(tmp_path)[0]["case"] == "a"
+
+
+def test_a_line_cut_short_by_a_kill_is_skipped(tmp_path):
+    w = ResultsWriter(tmp_path)
+    w.write(ok("a", 2), rows("a", 2))
+    with open(tmp_path / ROUNDS_FILE, "a") as f:
+        f.write("b,m,u,0,0.5,nan,0,,,1.0\n")  # too few fields
+    (tmp_path / "edits.jsonl").write_text('{"case": "a"}\n{"cas')
+    assert len(read_rounds(tmp_path)) == 2
+    assert read_edits(tmp_path) == [{"case": "a"}]
+
+
+def test_foreign_table_is_refused(tmp_path):
+    (tmp_path / SESSIONS_FILE).write_text("case,dice\n")
+    with pytest.raises(ValueError, match="new folder"):
+        ResultsWriter(tmp_path)

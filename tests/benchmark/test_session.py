@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from benchmark.case import CaseImage
+from benchmark.edits import Adjustment, Click, EditHistory
+from benchmark.metrics import dice
+from benchmark.session import SessionConfig, run_session
+from tests.helpers import ball, tumour_case
+
+
+class Scripted:
+    """A user that replays fixed rounds of edits, then stops."""
+
+    name = "scripted"
+
+    def __init__(self, rounds):
+        self.rounds = list(rounds)
+        self.seen = []
+
+    def propose(self, state, rng):
+        self.seen.append(state)
+        return list(self.rounds.pop(0)) if self.rounds else []
+
+
+class Painter:
+    """Grows a fixed ball by the latest adjustment, fills clicks; records what it got."""
+
+    name = "painter"
+    tools = frozenset({"selection", "brush"})
+
+    def __init__(self, shape):
+        self.shape = shape
+        self.calls = []
+
+    def predict(self, image, history):
+        assert type(image) is CaseImage  # never the labelled Case
+        self.calls.append(history)
+        mask = ball(self.shape, (20, 18, 14), 5)
+        for e in history.of_tool("selection"):
+            mask |= ball(self.shape, e.voxel, 8)
+        return mask
+
+
+def test_rounds_are_logged_and_edits_accumulate():
+    case = tumour_case()
+    user = Scripted([[Click((20, 18, 14), True), Adjustment(0.2)], [Click((20, 18, 15), True)]])
+    method = Painter(case.label.shape)
+    result = run_session(case, method, user, SessionConfig(max_rounds=5), np.random.default_rng(0))
+    rows = result.rounds
+    assert [r.round for r in rows] == [0, 1, 2]
+    assert [r.n_edits for r in rows] == [0, 2, 3]
+    assert [r.tools for r in rows] == ["", "selection;adjustment", "selection"]
+    assert [r.unsupported for r in rows] == ["", "adjustment", ""]
+    assert result.stop_reason == "user"
+    # the method got only the supported edits, the user saw all of its own
+    assert len(method.calls[-1]) == 2 and not method.calls[-1].of_tool("adjustment")
+    assert len(user.seen[-1].history) == 3 and user.seen[-1].round == 3
+    assert rows[1].dice > rows[0].dice
+    assert rows[0].dice == pytest.approx(dice(ball(case.label.shape, (20, 18, 14), 5), case.label))
+    assert rows[0].volume_ml == pytest.approx(ball(case.label.shape, (20, 18, 14), 5).sum() / 1000)
+    assert result.edit_log()[0]["edits"][1] == {"tool": "adjustment", "k": 0.2}
+
+
+def test_budget_and_target_stop_the_session():
+    case = tumour_case()
+    many = [[Click((20, 18, 14), True)]] * 10
+    r = run_session(case, Painter(case.label.shape), Scripted(many), SessionConfig(max_rounds=3), np.random.default_rng(0))
+    assert r.stop_reason == "budget" and len(r.rounds) == 4
+    r = run_session(case, Painter(case.label.shape), Scripted(many), SessionConfig(max_rounds=3, target_dice=0.5),
+                    np.random.default_rng(0))
+    assert r.stop_reason == "target" and len(r.rounds) == 2 and r.final_dice >= 0.5
+
+
+def test_a_bad_prediction_is_an_error():
+    class Wrong(Painter):
+        def predict(self, image, history):
+            return np.zeros((3, 3, 3), bool)
+
+    case = tumour_case()
+    with pytest.raises(TypeError, match="expected a bool mask"):
+        run_session(case, Wrong(case.label.shape), Scripted([]), SessionConfig(), np.random.default_rng(0))
+
+
+def test_zero_budget_gives_only_the_initial_prediction():
+    case = tumour_case()
+    r = run_session(case, Painter(case.label.shape), Scripted([[Click((1, 1, 1), True)]]), SessionConfig(max_rounds=0),
+                    np.random.default_rng(0))
+    assert len(r.rounds) == 1 and r.stop_reason == "budget" and r.edits == ()
