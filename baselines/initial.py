@@ -1,0 +1,78 @@
+"""Where a non-learned method's first segmentation comes from.
+
+- :class:`FlairThreshold`: FLAIR hyperintensity (the whole tumour is bright on FLAIR),
+  a simple automatic segmentation with the kind of errors real ones have.
+- :class:`FolderMasks`: existing segmentations, one NIfTI file per case, e.g. the output
+  of any automatic model (``<dir>/<case_id>.nii.gz``, the nnU-Net convention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cc3d
+import numpy as np
+from scipy import ndimage
+
+from benchmark.case import CaseImage, InvalidCaseError
+
+
+class InitialMask(Protocol):
+    def __call__(self, image: CaseImage) -> np.ndarray:
+        """bool [X, Y, Z] first segmentation of ``image``."""
+        ...
+
+
+@dataclass(frozen=True)
+class FlairThreshold:
+    """FLAIR z-score above ``z``, small specks removed, holes filled.
+
+    Attributes:
+        z: threshold on the z-scored FLAIR (brain voxels have mean 0, std 1).
+        min_voxels: components smaller than this are dropped.
+    """
+
+    z: float = 1.5
+    min_voxels: int = 200
+
+    def __call__(self, image: CaseImage) -> np.ndarray:
+        if "flair" not in image.modalities:
+            raise InvalidCaseError(
+                f"case {image.case_id!r} has no FLAIR channel (has {list(image.modalities)}); "
+                "pass --initial DIR with existing segmentations instead"
+            )
+        mask = image.channel("flair") > self.z
+        mask = cc3d.dust(mask, threshold=self.min_voxels, connectivity=26)
+        return ndimage.binary_fill_holes(mask)
+
+
+@dataclass(frozen=True)
+class FolderMasks:
+    """Segmentations read from ``folder/<case_id>.nii.gz`` (or ``.nii``); non-zero = tumour."""
+
+    folder: Path
+
+    def __post_init__(self) -> None:
+        if not Path(self.folder).is_dir():
+            raise FileNotFoundError(f"--initial {self.folder}: not a folder of segmentations")
+
+    def path(self, case_id: str) -> Path:
+        for ext in (".nii.gz", ".nii"):
+            p = Path(self.folder) / f"{case_id}{ext}"
+            if p.exists():
+                return p
+        raise InvalidCaseError(
+            f"{Path(self.folder) / (case_id + '.nii.gz')}: no initial segmentation for case {case_id!r}"
+        )
+
+    def __call__(self, image: CaseImage) -> np.ndarray:
+        from benchmark.io import load_mask
+
+        mask = load_mask(self.path(image.case_id))
+        if mask.shape != image.shape:
+            raise InvalidCaseError(
+                f"{self.path(image.case_id)}: shape {mask.shape} differs from the case's {image.shape}"
+            )
+        return mask

@@ -1,0 +1,77 @@
+"""Manual paint: edits applied literally to a first segmentation, with no intelligence.
+
+The lower bar every editing method must beat. In history order:
+
+- a click fills (positive) or erases (negative) a ball of ``click_radius_mm``;
+- a stroke paints (or erases) its voxels dilated by two voxels, as the paper's brush
+  channel encodes them;
+- an adjustment K moves the surface outwards (K > 0) or inwards (K < 0) by
+  |K| x the equivalent-sphere radius of the current segmentation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import edt
+import numpy as np
+
+from benchmark.case import CaseImage
+from benchmark.edits import TOOLS, Adjustment, Click, EditHistory, Stroke, stamp
+from baselines.initial import FlairThreshold, InitialMask
+
+
+def paint_ball(mask: np.ndarray, centre: tuple[int, int, int], radius_mm: float,
+               spacing: tuple[float, float, float], value: bool) -> None:
+    """Set voxels within ``radius_mm`` of ``centre`` to ``value``, in place. mask: bool [X,Y,Z]."""
+    half = [int(np.floor(radius_mm / s)) for s in spacing]
+    lo = [max(c - h, 0) for c, h in zip(centre, half)]
+    hi = [min(c + h + 1, n) for c, h, n in zip(centre, half, mask.shape)]
+    grids = np.ogrid[tuple(slice(a, b) for a, b in zip(lo, hi))]
+    d2 = sum(((g - c) * s) ** 2 for g, c, s in zip(grids, centre, spacing))
+    view = mask[tuple(slice(a, b) for a, b in zip(lo, hi))]
+    view[d2 <= radius_mm**2] = value
+
+
+def adjust_surface(mask: np.ndarray, k: float, spacing: tuple[float, float, float]) -> np.ndarray:
+    """Grow (k > 0) or shrink (k < 0) ``mask`` by |k| x its equivalent-sphere radius.
+
+    Args:
+        mask: bool [X, Y, Z].
+        k: relative adjustment.
+        spacing: voxel size in mm.
+
+    Returns:
+        bool [X, Y, Z]; an empty mask stays empty.
+    """
+    volume = np.count_nonzero(mask) * float(np.prod(spacing))
+    if volume == 0 or k == 0:
+        return mask.copy()
+    distance = abs(k) * (3.0 * volume / (4.0 * np.pi)) ** (1.0 / 3.0)
+    if k > 0:
+        outside = edt.edt(np.ascontiguousarray(~mask, dtype=np.uint8), anisotropy=spacing, black_border=False)
+        return mask | (outside <= distance)
+    inside = edt.edt(np.ascontiguousarray(mask, dtype=np.uint8), anisotropy=spacing, black_border=True)
+    return inside > distance
+
+
+@dataclass(frozen=True)
+class ManualPaint:
+    """The literal-editing reference method (see module docstring)."""
+
+    initial: InitialMask = field(default_factory=FlairThreshold)
+    click_radius_mm: float = 5.0
+    name: str = "manual-paint"
+    tools: frozenset[str] = frozenset(TOOLS)
+
+    def predict(self, image: CaseImage, history: EditHistory) -> np.ndarray:
+        mask = np.asarray(self.initial(image), dtype=bool).copy()
+        for edit in history.edits:
+            if isinstance(edit, Click):
+                paint_ball(mask, edit.voxel, self.click_radius_mm, image.spacing, edit.positive)
+            elif isinstance(edit, Stroke):
+                painted = stamp([edit], mask.shape)
+                mask[painted != 0] = edit.positive
+            elif isinstance(edit, Adjustment):
+                mask = adjust_surface(mask, edit.k, image.spacing)
+        return mask

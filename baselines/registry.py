@@ -1,0 +1,54 @@
+"""Method names as the CLI and protocol files spell them, and how to build them."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.method import Method
+
+METHOD_NAMES = ("manual-paint",)
+
+
+@dataclass(frozen=True)
+class MethodOptions:
+    """Settings shared by every method of a run.
+
+    Attributes:
+        initial: folder of first segmentations (``<case_id>.nii.gz``) for non-learned
+            methods; None: a FLAIR-hyperintensity threshold.
+        device: "cpu" or "cuda" for network methods.
+    """
+
+    initial: Path | None = None
+    device: str = "cpu"
+
+
+def _did_you_mean(name: str, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown method {name!r}; {hint}known methods: {', '.join(choices)}"
+
+
+def make_method(spec: str, options: MethodOptions = MethodOptions()) -> Method:
+    """Build a method from its spec: ``NAME`` or ``NAME=CHECKPOINT`` for networks."""
+    name, _, arg = spec.partition("=")
+    if name not in METHOD_NAMES:
+        raise ValueError(_did_you_mean(name, METHOD_NAMES))
+    if name == "manual-paint":
+        from baselines.initial import FlairThreshold, FolderMasks
+        from baselines.manual_paint import ManualPaint
+
+        if arg:
+            raise ValueError(f"method {name!r} takes no checkpoint (got {spec!r}); use --initial DIR for its first masks")
+        initial = FolderMasks(options.initial) if options.initial else FlairThreshold()
+        return ManualPaint(initial=initial)
+    raise AssertionError(f"method {name!r} is listed but not built")  # pragma: no cover
+
+
+def check_method_spec(spec: str) -> None:
+    """Raise ValueError for an unknown method name, without building anything."""
+    name = spec.partition("=")[0]
+    if name not in METHOD_NAMES:
+        raise ValueError(_did_you_mean(name, METHOD_NAMES))

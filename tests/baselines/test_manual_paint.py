@@ -1,0 +1,67 @@
+import numpy as np
+
+from benchmark.case import CaseImage
+from benchmark.edits import Adjustment, Click, EditHistory, Stroke
+from benchmark.metrics import dice
+from baselines.initial import FlairThreshold
+from baselines.manual_paint import ManualPaint, adjust_surface
+from tests.helpers import ball, tumour_case
+
+SHAPE = (40, 36, 28)
+
+
+class Fixed:
+    def __init__(self, mask):
+        self.mask = mask
+
+    def __call__(self, image):
+        return self.mask
+
+
+def image():
+    return CaseImage("c", np.zeros((4, *SHAPE), np.float32))
+
+
+def test_click_fills_and_erases_a_ball():
+    m = ManualPaint(initial=Fixed(np.zeros(SHAPE, bool)), click_radius_mm=3)
+    out = m.predict(image(), EditHistory().add([Click((10, 10, 10), True)]))
+    np.testing.assert_array_equal(out, ball(SHAPE, (10, 10, 10), 3))
+    out = ManualPaint(initial=Fixed(np.ones(SHAPE, bool)), click_radius_mm=3).predict(
+        image(), EditHistory().add([Click((10, 10, 10), False)]))
+    np.testing.assert_array_equal(out, ~ball(SHAPE, (10, 10, 10), 3))
+
+
+def test_stroke_paints_its_dilated_voxels():
+    stroke = Stroke(np.array([[5, 5, 5], [6, 6, 5], [7, 7, 5]]), True)
+    out = ManualPaint(initial=Fixed(np.zeros(SHAPE, bool))).predict(image(), EditHistory().add([stroke]))
+    d = np.abs(np.indices(SHAPE) - np.array([6, 6, 5])[:, None, None, None]).sum(0)
+    assert out[6, 6, 5] and out[6, 6, 7] and not out[6, 6, 8]
+    assert out.sum() > 25 and not out[d > 6].any()
+
+
+def test_adjustment_moves_the_surface_by_k_times_the_radius():
+    sphere = ball(SHAPE, (20, 18, 14), 8)
+    r_eq = (3 * sphere.sum() / (4 * np.pi)) ** (1 / 3)
+    grown = adjust_surface(sphere, 0.25, (1.0, 1.0, 1.0))
+    shrunk = adjust_surface(sphere, -0.25, (1.0, 1.0, 1.0))
+    assert shrunk.sum() < sphere.sum() < grown.sum()
+    assert sphere[shrunk].all() and grown[sphere].all()
+    # the surface moved by d = K r_eq: sandwiched between balls of radius 8 +- d +- 1 voxel
+    d = 0.25 * r_eq
+    for out, r in ((grown, 8 + d), (shrunk, 8 - d)):
+        assert out[ball(SHAPE, (20, 18, 14), r - 1)].all()
+        assert not out[~ball(SHAPE, (20, 18, 14), r + 1)].any()
+
+
+def test_edits_raise_dice_on_a_case():
+    case = tumour_case()
+    method = ManualPaint(initial=Fixed(ball(SHAPE, (20, 18, 14), 5)))
+    before = dice(method.predict(case.without_label(), EditHistory()), case.label)
+    after = dice(method.predict(case.without_label(), EditHistory().add([Adjustment(0.5)])), case.label)
+    assert after > before + 0.2
+
+
+def test_flair_threshold_finds_the_bright_tumour():
+    case = tumour_case()
+    mask = FlairThreshold()(case.without_label())
+    assert dice(mask, case.label) > 0.9
