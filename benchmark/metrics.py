@@ -37,7 +37,7 @@ def dice(pred: np.ndarray, gt: np.ndarray) -> float:
     total = np.count_nonzero(pred) + np.count_nonzero(gt)
     if total == 0:
         return 1.0
-    return 2.0 * np.count_nonzero(pred & gt) / total
+    return float(2 * np.count_nonzero(pred & gt) / total)
 
 
 def hd95(
@@ -82,9 +82,12 @@ def surface_dice(pred: np.ndarray, gt: np.ndarray, spacing: Spacing, tolerance_m
 
     (#pred surface voxels within ``tolerance_mm`` of the gt surface + #gt surface voxels
     within it of the pred surface) / (#pred surface voxels + #gt surface voxels); a
-    distance equal to the tolerance counts as within. Each surface voxel weighs 1 (as
-    MONAI's ``compute_surface_dice`` by default); DeepMind's surface-distance weighs
-    surface elements by their area instead, which differs slightly on oblique surfaces.
+    distance equal to the tolerance counts as within. Each surface voxel weighs 1: this
+    equals MONAI's ``compute_surface_dice`` (default ``use_subvoxels=False``). DeepMind's
+    surface-distance (used by the CVPR 2025 interactive 3D challenge) instead places
+    area-weighted surface elements between voxels and scores higher: 0.83 against 0.68
+    here for a radius-15 sphere shifted by 3 mm at 2 mm tolerance. Compare NSD values
+    only within one implementation.
 
     Args:
         pred, gt: bool [X, Y, Z].
@@ -105,7 +108,7 @@ def surface_dice(pred: np.ndarray, gt: np.ndarray, spacing: Spacing, tolerance_m
         return 0.0
     pred_to_gt, gt_to_pred = _surface_distances(pred, gt, spacing)
     within = np.count_nonzero(pred_to_gt <= tolerance_mm) + np.count_nonzero(gt_to_pred <= tolerance_mm)
-    return within / (pred_to_gt.size + gt_to_pred.size)
+    return float(within / (pred_to_gt.size + gt_to_pred.size))
 
 
 def volumes(pred: np.ndarray, gt: np.ndarray, spacing: Spacing) -> dict[str, float]:
@@ -117,11 +120,11 @@ def volumes(pred: np.ndarray, gt: np.ndarray, spacing: Spacing) -> dict[str, flo
     """
     _check_masks(pred, gt)
     voxel_mm3 = float(np.prod(_check_spacing(spacing)))
-    both = np.count_nonzero(pred & gt)
+    n_pred, n_gt, n_both = (int(np.count_nonzero(m)) for m in (pred, gt, pred & gt))
     return {
-        "gt_mm3": np.count_nonzero(gt) * voxel_mm3,
-        "over_mm3": (np.count_nonzero(pred) - both) * voxel_mm3,
-        "under_mm3": (np.count_nonzero(gt) - both) * voxel_mm3,
+        "gt_mm3": n_gt * voxel_mm3,
+        "over_mm3": (n_pred - n_both) * voxel_mm3,
+        "under_mm3": (n_gt - n_both) * voxel_mm3,
     }
 
 

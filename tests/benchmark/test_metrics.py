@@ -41,6 +41,7 @@ def test_dice_matches_literal_formula_and_scipy():
         assert dice(a, b) == pytest.approx(literal, abs=1e-12)
         assert dice(a, b) == pytest.approx(1.0 - scipy_dice_dissimilarity(a.ravel(), b.ravel()), abs=1e-12)
     assert dice(a, a) == 1.0
+    assert type(dice(a, b)) is float  # plain floats serialise cleanly into result rows
 
 
 def test_dice_empty_rules():
