@@ -27,7 +27,8 @@ CONNECTIVITY = 26
 _UNDER, _OVER = 1, 255  # values of the uint8 error map: label - prediction, wrapped
 
 
-def _check_pair(label: np.ndarray, prediction: np.ndarray) -> None:
+def check_pair(label: np.ndarray, prediction: np.ndarray) -> None:
+    """Raise ValueError unless both are bool [X, Y, Z] arrays of one shape."""
     for name, a in (("label", label), ("prediction", prediction)):
         if not isinstance(a, np.ndarray) or a.dtype != bool or a.ndim != 3:
             raise ValueError(
@@ -49,7 +50,7 @@ def error_masks(label: np.ndarray, prediction: np.ndarray) -> tuple[np.ndarray, 
         (under, over): bool [X, Y, Z] each; under = label & ~prediction,
         over = prediction & ~label.
     """
-    _check_pair(label, prediction)
+    check_pair(label, prediction)
     return label & ~prediction, prediction & ~label
 
 
@@ -129,7 +130,7 @@ def error_components(label: np.ndarray, prediction: np.ndarray) -> ErrorComponen
     Returns:
         ErrorComponents with ids in cc3d's raster order.
     """
-    _check_pair(label, prediction)
+    check_pair(label, prediction)
     shape = label.shape
     wrong = np.flatnonzero(label ^ prediction)
     labels_dtype = np.uint16 if len(wrong) < np.iinfo(np.uint16).max else np.uint32
