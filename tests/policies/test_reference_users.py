@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from benchmark.corruption import simulate_prediction
+from benchmark.edits import Click, EditHistory
+from benchmark.policy import RoundState
+from policies.reference_users import Cvpr25Click, RandomClick, RitmClick
+
+SPACINGS = [(1.0, 1.0, 1.0), (1.0, 1.0, 2.5)]
+
+
+def _case(seed, shape=(44, 48, 36)):
+    rng = np.random.default_rng(seed)
+    g = np.indices(shape)
+    centre = np.array(shape).reshape(3, 1, 1, 1) / 2 + rng.uniform(-3, 3, (3, 1, 1, 1))
+    label = (((g - centre) / rng.uniform(8, 12, (3, 1, 1, 1))) ** 2).sum(0) <= 1
+    return label, simulate_prediction(label, rng)
+
+
+def _edt(mask, spacing):
+    """Reference: scipy EDT with the volume border counting as background."""
+    return ndi.distance_transform_edt(np.pad(mask, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("spacing", SPACINGS)
+def test_cvpr25_clicks_the_edt_maximum_of_the_largest_disagreement_component(seed, spacing):
+    label, pred = _case(seed)
+    (click,) = Cvpr25Click().propose(RoundState(label, pred, spacing=spacing), np.random.default_rng(0))
+    comps, n = ndi.label(label != pred, structure=np.ones((3, 3, 3)))
+    largest = comps == np.argmax(np.bincount(comps.ravel())[1:]) + 1
+    dist = _edt(largest, spacing)
+    assert largest[click.voxel]
+    assert dist[click.voxel] == pytest.approx(dist.max(), rel=1e-5)
+    assert click.positive == bool(label[click.voxel])
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("spacing", SPACINGS)
+def test_ritm_clicks_the_global_edt_maximum_of_the_larger_error(seed, spacing):
+    label, pred = _case(seed)
+    (click,) = RitmClick().propose(RoundState(label, pred, spacing=spacing), np.random.default_rng(0))
+    fn, fp = _edt(label & ~pred, spacing), _edt(pred & ~label, spacing)
+    positive = fn.max() > fp.max()
+    chosen = fn if positive else fp
+    assert click.positive == positive
+    assert chosen[click.voxel] == pytest.approx(chosen.max(), rel=1e-5)
+    assert click.voxel == tuple(np.argwhere(np.isclose(chosen, chosen.max(), rtol=1e-5))[0])
+
+
+def test_ritm_never_clicks_the_same_voxel_twice():
+    label, pred = _case(0)
+    first = RitmClick().propose(RoundState(label, pred), np.random.default_rng(0))
+    again = RitmClick().propose(RoundState(label, pred, EditHistory().add(first)), np.random.default_rng(0))
+    assert again and again[0].voxel != first[0].voxel
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_click_is_an_error_voxel_and_reproducible(seed):
+    label, pred = _case(seed)
+    state = RoundState(label, pred)
+    clicks = [RandomClick().propose(state, np.random.default_rng(seed))[0] for _ in range(2)]
+    assert clicks[0] == clicks[1]
+    assert label[clicks[0].voxel] != pred[clicks[0].voxel]
+    assert clicks[0].positive == bool(label[clicks[0].voxel])
+
+
+def test_random_click_signs_follow_error_volumes():
+    label = np.zeros((20, 20, 20), bool)
+    label[:, :, :5] = True
+    pred = label.copy()
+    pred[:, :2, :5] = False  # 200 under
+    pred[:, :, 10:16] = True  # 2400 over
+    rng = np.random.default_rng(0)
+    signs = [RandomClick().propose(RoundState(label, pred), rng)[0].positive for _ in range(400)]
+    assert 0.04 < np.mean(signs) < 0.13  # expected 200 / 2600 = 0.077
+
+
+@pytest.mark.parametrize("policy", [Cvpr25Click(), RitmClick(), RandomClick()])
+def test_perfect_prediction_gives_no_click(policy):
+    label, _ = _case(0)
+    assert policy.propose(RoundState(label, label.copy()), np.random.default_rng(0)) == []
+    assert policy.name in {"cvpr25", "ritm", "random"}
