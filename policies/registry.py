@@ -1,0 +1,56 @@
+"""Simulated users by name, for configuration files and the command line."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from benchmark.policy import Policy
+
+POLICY_NAMES = ("selection", "brush", "adjustment", "multi", "cvpr25", "ritm", "random")
+MODES = ("test", "train")
+
+
+def _unknown(what: str, value: str, valid: tuple[str, ...]) -> ValueError:
+    close = difflib.get_close_matches(value, valid, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return ValueError(f"unknown {what} {value!r}; {hint}valid: {', '.join(valid)}")
+
+
+def make_policy(name: str, mode: str = "test", **options: Any) -> Policy:
+    """The simulated user called ``name``.
+
+    Args:
+        name: one of :data:`POLICY_NAMES`.
+        mode: "test" or "train"; the paper's tools (selection, brush, adjustment) limit
+            their edits in training. The multi-tool and reference users have a single
+            behaviour and take no mode.
+        options: keyword arguments of the policy's constructor (e.g. ``min_size`` for
+            selection, ``min_abs_k`` for adjustment).
+
+    Raises:
+        ValueError: unknown name or mode, with the closest valid one.
+    """
+    if name not in POLICY_NAMES:
+        raise _unknown("policy", name, POLICY_NAMES)
+    if mode not in MODES:
+        raise _unknown("mode", mode, MODES)
+    if name == "selection":
+        from policies.selection import SelectionPolicy
+
+        return SelectionPolicy(mode=mode, **options)
+    if name == "brush":
+        from policies.brush import BrushPolicy
+
+        return BrushPolicy(mode=mode, **options)
+    if name == "adjustment":
+        from policies.adjustment import AdjustmentPolicy
+
+        return AdjustmentPolicy(mode=mode, **options)
+    if name == "multi":
+        from policies.multi import MultiToolUser
+
+        return MultiToolUser(**options)
+    from policies.reference_users import Cvpr25Click, RandomClick, RitmClick
+
+    return {"cvpr25": Cvpr25Click, "ritm": RitmClick, "random": RandomClick}[name](**options)

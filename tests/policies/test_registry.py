@@ -1,0 +1,42 @@
+import importlib.util
+
+import pytest
+
+from benchmark.policy import Policy
+from policies.registry import POLICY_NAMES, make_policy
+
+BUILT_HERE = ("selection", "adjustment", "cvpr25", "ritm", "random")
+
+
+@pytest.mark.parametrize("name", POLICY_NAMES)
+def test_every_name_builds_a_policy_of_that_name(name):
+    module = {"brush": "policies.brush", "multi": "policies.multi"}.get(name)
+    if module and importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} not written yet")
+    policy = make_policy(name)
+    assert isinstance(policy, Policy) and policy.name == name
+
+
+def test_mode_and_options_reach_the_policy():
+    selection = make_policy("selection", "train", max_clicks=2)
+    assert selection.mode == "train" and selection.max_clicks == 2
+    assert make_policy("adjustment", min_abs_k=0.1).min_abs_k == 0.1
+
+
+@pytest.mark.parametrize(
+    "name, suggestion", [("selectoin", "selection"), ("Brush", "brush"), ("rtim", "ritm"), ("cvpr", "cvpr25")]
+)
+def test_unknown_name_suggests_the_closest(name, suggestion):
+    with pytest.raises(ValueError, match=f"did you mean '{suggestion}'.*valid: selection, brush"):
+        make_policy(name)
+
+
+def test_unknown_name_without_a_close_match_lists_the_names():
+    with pytest.raises(ValueError) as info:
+        make_policy("xyzzy")
+    assert "did you mean" not in str(info.value) and all(n in str(info.value) for n in POLICY_NAMES)
+
+
+def test_bad_mode_suggests_the_closest():
+    with pytest.raises(ValueError, match="unknown mode 'tset'; did you mean 'test'"):
+        make_policy("selection", "tset")
