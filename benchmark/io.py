@@ -326,7 +326,7 @@ def _read_nifti(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
     except FileNotFoundError:
         raise InvalidCaseError(f"{path}: file not found; restore it or remove the case") from None
     except _READ_ERRORS as error:
-        reason = " ".join(f"{type(error).__name__}: {error}".split())
+        reason = " ".join(f"{type(error).__name__}: {error}".replace(str(path), "the file").split())
         raise InvalidCaseError(f"{path}: unreadable or truncated NIfTI ({reason}); re-download or re-export it") from error
     return data, image.affine, image.header.get_zooms()
 
