@@ -141,8 +141,9 @@ def load_case(ref: CaseRef) -> Case:
     """Read one case: canonical orientation, z-scored float32 image, whole-tumour label.
 
     Returns a Case with image float32 [C, X, Y, Z] (C in ``ref.modalities`` order), label
-    bool [X, Y, Z] (every label value > 0), raw_label uint8 [X, Y, Z] in the layout's own
-    label convention, spacing from the header zooms and the canonical affine.
+    bool [X, Y, Z] (every label value > 0), raw_label uint8 [X, Y, Z] (int32 if a label
+    value passes 255) in the layout's own label convention, spacing from the header
+    zooms and the canonical affine.
 
     Raises:
         InvalidCaseError: a missing, unreadable or truncated file; a wrong rank or channel
@@ -211,7 +212,8 @@ def write_case(
     """Write one case in ``layout``'s file names and label convention; returns the paths.
 
     Args:
-        root: the data set folder (created if needed).
+        root: the data set folder (created if needed). brats2018 cases go straight under
+            it; pass ``<data set>/HGG`` or ``/LGG`` to write the graded form.
         layout: one of LAYOUTS. msd and nnunet also need :func:`write_dataset_json`.
         case_id: the case folder's name (BraTS) or file stem (msd, nnunet).
         modalities: float32 [X, Y, Z] for each of "flair", "t1", "t1ce", "t2", in the voxel
