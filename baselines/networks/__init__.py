@@ -1,0 +1,34 @@
+"""Segmentation backbones by name: the paper's Isensee 2017 network and Cicek's 3D U-Net."""
+
+from __future__ import annotations
+
+import difflib
+
+from torch import nn
+
+from baselines.networks.isensee import IsenseeNet
+from baselines.networks.unet3d import UNet3D
+
+BACKBONES: dict[str, type[nn.Module]] = {"isensee": IsenseeNet, "unet3d": UNet3D}
+
+
+def backbone_error(name: str) -> str:
+    """The message for an unknown backbone name, with a "did you mean" hint."""
+    close = difflib.get_close_matches(name, BACKBONES, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown backbone {name!r}; {hint}known backbones: {', '.join(BACKBONES)}"
+
+
+def make_backbone(name: str, **config) -> nn.Module:
+    """Build the backbone ``name`` ("isensee" or "unet3d") with constructor ``config``.
+
+    Raises:
+        ValueError: unknown name (with the closest known one) or a bad config value.
+        TypeError: a config key the backbone does not take.
+    """
+    if name not in BACKBONES:
+        raise ValueError(backbone_error(name))
+    return BACKBONES[name](**config)
+
+
+__all__ = ["BACKBONES", "IsenseeNet", "UNet3D", "backbone_error", "make_backbone"]
