@@ -133,10 +133,9 @@ def error_components(label: np.ndarray, prediction: np.ndarray) -> ErrorComponen
     check_pair(label, prediction)
     shape = label.shape
     wrong = np.flatnonzero(label ^ prediction)
-    labels_dtype = np.uint16 if len(wrong) < np.iinfo(np.uint16).max else np.uint32
     if len(wrong) == 0:
         return ErrorComponents(
-            np.zeros(shape, labels_dtype), np.zeros(1, np.int64), np.zeros(1, bool), np.zeros((1, 2, 3), np.int64), 0
+            np.zeros(shape, np.uint16), np.zeros(1, np.int64), np.zeros(1, bool), np.zeros((1, 2, 3), np.int64), 0
         )
     coords = np.stack(np.unravel_index(wrong, shape), axis=1)
     lo, hi = coords.min(0), coords.max(0) + 1
@@ -192,10 +191,41 @@ def core_voxel(mask: np.ndarray) -> Voxel:
 
 def _core_of_box(mask: np.ndarray) -> np.ndarray:
     """int [3]: :func:`core_voxel` of a non-empty bool mask cropped to its bounding box."""
-    depth = ndi.distance_transform_cdt(np.pad(mask, 1), metric="taxicab")[1:-1, 1:-1, 1:-1]
-    deepest = np.argwhere(depth == depth.max())
+    deepest = _deepest_voxels(mask)
     if len(deepest) == 1:
         return deepest[0]
     # Distance to the centroid, scaled by the set's size to stay in exact integers.
     offset = len(deepest) * deepest.astype(np.int64) - deepest.sum(0)
     return deepest[np.argmin(np.einsum("ij,ij->i", offset, offset))]
+
+
+#: Erosions done sparsely (on the surviving voxels only) before a dense transform of
+#: what is left takes over. Thin components (a shifted boundary gives a shell a few
+#: voxels thick across the whole tumour's box) finish within them at a fraction of the
+#: cost of a transform of their box; deep solid ones finish faster densely.
+SPARSE_EROSIONS = 8
+
+
+def _deepest_voxels(mask: np.ndarray) -> np.ndarray:
+    """int [m, 3], C order: the voxels of maximal taxicab depth of a non-empty mask.
+
+    Each erosion keeps the voxels whose six face neighbours are all in the set.
+    Eroding k times leaves the voxels deeper than k, whose depth in the remainder is
+    their depth minus k, so the dense transform of the remainder has the same maxima.
+    """
+    padded = np.pad(mask, 1)
+    alive = padded.ravel()  # a view: clearing it erodes ``padded``
+    steps = (padded.shape[1] * padded.shape[2], padded.shape[2], 1)
+    voxels = np.flatnonzero(alive)
+    for _ in range(SPARSE_EROSIONS):
+        inner = np.ones(len(voxels), bool)
+        for step in steps:
+            inner &= alive[voxels + step]
+            inner &= alive[voxels - step]
+        if not inner.any():
+            return np.stack(np.unravel_index(voxels, padded.shape), axis=1) - 1
+        alive[voxels[~inner]] = False
+        voxels = voxels[inner]
+    box = ndi.find_objects(padded.view(np.uint8))[0]
+    depth = ndi.distance_transform_cdt(np.pad(padded[box], 1), metric="taxicab")
+    return np.argwhere(depth == depth.max()) - 1 + [s.start - 1 for s in box]

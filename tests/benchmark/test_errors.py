@@ -107,3 +107,15 @@ def test_bad_inputs_are_named():
         error_masks(np.zeros((4, 4, 4), bool), np.zeros((4, 4, 5), bool))
     with pytest.raises(ValueError, match="empty"):
         core_voxel(np.zeros((4, 4, 4), bool))
+
+
+@pytest.mark.parametrize("radius", [3, 9.5, 14])
+def test_core_of_deep_and_shallow_components_matches_erosion(radius):
+    # Depths below and beyond the sparse erosions exercise both ways to the maximum.
+    shape = (34, 36, 32)
+    blob = _ball(shape, (16.3, 17.6, 15.2), radius) | _ball(shape, (12, 10, 9), radius * 0.6)
+    core = core_voxel(blob)
+    assert _last_erosion(blob)[core]
+    deepest = np.argwhere(_last_erosion(blob))
+    offset = len(deepest) * deepest - deepest.sum(0)
+    assert core == tuple(deepest[np.argmin((offset**2).sum(1))])
