@@ -1,0 +1,174 @@
+"""The ``simedit`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from benchmark.io import LAYOUTS
+
+TOOL_CHOICES = ("selection", "brush", "adjustment", "multi", "cvpr25", "ritm", "random")
+
+
+def _fail(error: Exception) -> "click.ClickException":
+    return click.ClickException(str(error))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """simedit: benchmark interactive editing of 3D segmentations with simulated users."""
+
+
+@main.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--cases", default=8, show_default=True, help="Number of phantoms.")
+@click.option("--shape", nargs=3, type=int, default=(240, 240, 155), show_default=True, help="Volume size X Y Z (1 mm voxels).")
+@click.option("--seed", default=0, show_default=True, help="Same seed, same bytes.")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="brats2018", show_default=True)
+@click.option("--jobs", default=1, show_default=True, help="Parallel worker processes.")
+def synth(out: Path, cases: int, shape: tuple[int, int, int], seed: int, layout: str, jobs: int) -> None:
+    """Write BraTS-like phantoms (real NIfTI files) into OUT."""
+    from benchmark.synth import synthesize
+
+    try:
+        ids = synthesize(out, cases, shape, seed, layout, jobs, progress=True)
+    except ValueError as e:
+        raise _fail(e)
+    click.echo(f"wrote {len(ids)} {layout} cases of shape {tuple(shape)} to {out}")
+
+
+@main.command()
+@click.option("--prediction", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Segmentation to edit (NIfTI; non-zero = tumour).")
+@click.option("--label", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Ground truth (NIfTI; non-zero = tumour).")
+@click.option("--tool", required=True, type=click.Choice(TOOL_CHOICES), help="Simulated user.")
+@click.option("--mode", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+def edits(prediction: Path, label: Path, tool: str, mode: str, seed: int) -> None:
+    """Print the edits a simulated user proposes for PREDICTION, as JSON.
+
+    Voxel indices refer to the arrays as nibabel returns them from these files.
+    """
+    from benchmark.file_edits import propose_for_files
+
+    try:
+        proposed = propose_for_files(prediction, label, tool, mode, np.random.default_rng(seed))
+    except ValueError as e:
+        raise _fail(e)
+    click.echo(json.dumps({"edits": proposed}))
+
+
+@main.command()
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of cases (BraTS 2018/2021/2023, MSD Task01 or nnU-Net v2 raw).")
+@click.option("--method", "methods", multiple=True, required=True, help="Method spec; repeat for several.")
+@click.option("--user", "users", multiple=True, required=True, help=f"Simulated user ({', '.join(TOOL_CHOICES)}); repeat for several.")
+@click.option("--rounds", default=5, show_default=True, help="Editing rounds after the initial prediction.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Results folder.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--jobs", default=1, show_default=True, help="Parallel worker processes.")
+@click.option("--layout", type=click.Choice(LAYOUTS), default=None, help="Data layout (default: detected).")
+@click.option("--mode", type=click.Choice(["test", "train"]), default="test", show_default=True, help="User variants.")
+@click.option("--target-dice", type=float, default=None, help="Stop a session once Dice reaches this.")
+@click.option("--initial", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder of first segmentations <case_id>.nii.gz for manual-paint (default: FLAIR threshold).")
+@click.option("--case", "cases", multiple=True, help="Run only these case ids.")
+@click.option("--no-hd95", is_flag=True, help="Skip HD95 (faster).")
+def run(data, methods, users, rounds, out, seed, jobs, layout, mode, target_dice, initial, cases, no_hd95) -> None:
+    """Run every case x method x user session and write the results table to OUT."""
+    from baselines.registry import MethodOptions
+    from benchmark.runner import RunConfig, run as run_all
+    from benchmark.session import SessionConfig
+
+    try:
+        config = RunConfig(
+            data=data, out=out, methods=tuple(methods), users=tuple(users), user_mode=mode,
+            session=SessionConfig(max_rounds=rounds, target_dice=target_dice, hd95=not no_hd95),
+            seed=seed, jobs=jobs, layout=layout, method_options=MethodOptions(initial=initial),
+            cases=tuple(cases) or None,
+        )
+        summary = run_all(config)
+    except ValueError as e:
+        raise _fail(e)
+    _print_summary(summary)
+    if summary.failed and not summary.ok:
+        sys.exit(1)
+
+
+def _print_summary(summary) -> None:
+    from benchmark.results import read_rounds
+
+    click.echo(f"{summary.ok} sessions ok, {summary.failed} failed, {summary.skipped} already done -> {summary.out}")
+    for line in summary.errors:
+        click.echo(f"  failed: {line}", err=True)
+    rounds = read_rounds(summary.out)
+    if len(rounds):
+        click.echo(summary_table(rounds))
+
+
+def summary_table(rounds) -> str:
+    """Mean Dice before and after editing, and edits used, per method and user."""
+    first = rounds[rounds["round"] == 0].set_index(["method", "user", "case"])["dice"]
+    last = rounds.sort_values("round").groupby(["method", "user", "case"]).last()
+    table = last.assign(initial_dice=first).groupby(["method", "user"]).agg(
+        cases=("dice", "size"), initial_dice=("initial_dice", "mean"), final_dice=("dice", "mean"),
+        edits=("n_edits", "mean"))
+    return table.round(4).to_string()
+
+
+@main.group()
+def bench() -> None:
+    """Speed benchmarks, measured side by side in one run."""
+
+
+@bench.command("user-step")
+@click.option("--shape", nargs=3, type=int, default=(240, 240, 155), show_default=True)
+@click.option("--repeats", default=7, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+def bench_user_step_cmd(shape, repeats, seed) -> None:
+    """One simulated-user step (3 tools, encoding, Dice): fast vs scipy-only."""
+    from benchmark.bench import bench_user_step
+
+    r = bench_user_step(tuple(shape), repeats=repeats, seed=seed)
+    x, y, z = r["shape"]
+    click.echo(f"one simulated-user step (selection + brush + adjustment, encoding, Dice) at {x}x{y}x{z},")
+    click.echo(f"median of {r['repeats']} repeats; the prediction has Dice {r['dice']:.3f}, the step made {r['edits']} edits")
+    click.echo(f"  simedit     {r['fast_ms']:9.1f} ms")
+    click.echo("    " + ", ".join(f"{k} {v:.1f}" for k, v in r["parts_ms"].items()))
+    click.echo(f"  scipy-only  {r['scipy_ms']:9.1f} ms")
+    click.echo(f"  ratio       {r['speedup']:9.1f}x faster")
+
+
+@main.command()
+@click.option("--out", default=Path("results/demo"), type=click.Path(file_okay=False, path_type=Path), show_default=True)
+@click.option("--cases", default=6, show_default=True)
+@click.option("--shape", nargs=3, type=int, default=(160, 160, 104), show_default=True)
+@click.option("--rounds", default=5, show_default=True)
+@click.option("--jobs", default=2, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+def demo(out: Path, cases: int, shape, rounds: int, jobs: int, seed: int) -> None:
+    """The main job on the embedded data: synthesise phantoms, run every user, summarise."""
+    from baselines.registry import MethodOptions
+    from benchmark.runner import RunConfig, run as run_all
+    from benchmark.session import SessionConfig
+    from benchmark.synth import synthesize
+
+    data = out / "data"
+    if not (data / "done").exists():
+        synthesize(data, cases, tuple(shape), seed, "brats2018", jobs, progress=True)
+        (data / "done").write_text("")
+    config = RunConfig(
+        data=data, out=out / "run", methods=("manual-paint",),
+        users=("multi", "selection", "brush", "adjustment", "cvpr25", "ritm", "random"),
+        session=SessionConfig(max_rounds=rounds), seed=seed, jobs=jobs, method_options=MethodOptions(),
+    )
+    _print_summary(run_all(config))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,59 @@
+"""Simulated edits for a prediction and a label given as files (``simedit edits``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+from benchmark.case import InvalidCaseError
+from benchmark.edits import Click, Stroke
+from benchmark.io import from_canonical_voxels, to_canonical
+from benchmark.policy import RoundState
+from policies.registry import make_policy
+
+
+def _read_mask(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        img = nib.load(str(path))
+        data = np.asanyarray(img.dataobj)
+    except Exception as e:  # nibabel raises many kinds for bad files
+        raise InvalidCaseError(f"{path}: cannot read as NIfTI ({type(e).__name__}: {e})") from None
+    if data.ndim != 3:
+        raise InvalidCaseError(f"{path}: expected a 3D mask, got shape {data.shape}")
+    if not np.isfinite(data).all():
+        raise InvalidCaseError(f"{path}: contains NaN or Inf values")
+    return data != 0, img.affine
+
+
+def propose_for_files(prediction: Path, label: Path, tool: str, mode: str,
+                      rng: np.random.Generator) -> list[dict[str, Any]]:
+    """The edits ``tool`` proposes, as JSON dicts with voxel indices of the files' arrays.
+
+    The masks are reoriented to canonical for the policy (axial = axis 2) and the voxel
+    indices mapped back, so they index the arrays as nibabel returns them.
+    """
+    pred, pred_affine = _read_mask(prediction)
+    gt, gt_affine = _read_mask(label)
+    if pred.shape != gt.shape:
+        raise InvalidCaseError(f"{prediction}: shape {pred.shape} differs from the label's {gt.shape} ({label})")
+    if not np.allclose(pred_affine, gt_affine, atol=1e-3):
+        raise InvalidCaseError(f"{prediction}: affine differs from the label's ({label}); resample one onto the other")
+    cpred, cgt = to_canonical(pred, gt_affine), to_canonical(gt, gt_affine)
+    spacing = [1.0, 1.0, 1.0]  # voxel sizes permuted into the canonical axis order
+    for axis, size in zip(nib.orientations.io_orientation(gt_affine)[:, 0], nib.affines.voxel_sizes(gt_affine)):
+        spacing[int(axis)] = float(size)
+    state = RoundState(cgt, cpred, spacing=tuple(spacing))
+    out = []
+    for edit in make_policy(tool, mode).propose(state, rng):
+        d = edit.to_json()
+        if isinstance(edit, (Click, Stroke)):
+            back = from_canonical_voxels(edit.voxels, gt_affine, gt.shape).tolist()
+            if isinstance(edit, Click):
+                d["voxel"] = back[0]
+            else:
+                d["voxels"] = back
+        out.append(d)
+    return out

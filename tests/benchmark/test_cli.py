@@ -1,0 +1,80 @@
+import json
+
+import nibabel as nib
+import numpy as np
+from click.testing import CliRunner
+
+from benchmark.cli import main
+from tests.benchmark.test_runner import write_cases
+from tests.helpers import ball
+
+SHAPE = (30, 26, 20)
+LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+def save(path, mask, affine=LPS):
+    nib.save(nib.Nifti1Image(mask.astype(np.uint8), affine), path)
+    return str(path)
+
+
+def edits(tmp_path, pred, label, tool, *extra):
+    res = CliRunner().invoke(main, ["edits", "--prediction", save(tmp_path / "p.nii.gz", pred),
+                                    "--label", save(tmp_path / "l.nii.gz", label), "--tool", tool, *extra])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)["edits"]
+
+
+def test_edits_index_the_files_arrays(tmp_path):
+    label = ball(SHAPE, (10, 10, 10), 6) | ball(SHAPE, (22, 16, 10), 4)
+    pred = ball(SHAPE, (10, 10, 10), 6)  # the second blob is missed
+    (click,) = edits(tmp_path, pred, label, "selection")
+    assert click["tool"] == "selection" and click["positive"] is True
+    x, y, z = click["voxel"]
+    assert label[x, y, z] and not pred[x, y, z]  # inside the missed blob, in file coordinates
+    strokes = edits(tmp_path, pred, label, "brush")
+    assert strokes and all(label[tuple(v)] and not pred[tuple(v)] for s in strokes for v in s["voxels"])
+    (adj,) = edits(tmp_path, pred, label, "adjustment")
+    assert adj["k"] > 0  # too small: grow
+
+
+def test_edits_refuse_mismatched_files(tmp_path):
+    res = CliRunner().invoke(main, ["edits", "--prediction", save(tmp_path / "p.nii.gz", np.zeros((4, 4, 4))),
+                                    "--label", save(tmp_path / "l.nii.gz", np.zeros(SHAPE)), "--tool", "selection"])
+    assert res.exit_code != 0 and "p.nii.gz" in res.output and "shape" in res.output
+
+
+def test_run_reports_failures_and_keeps_going(tmp_path):
+    write_cases(tmp_path / "data", n=2)
+    (tmp_path / "data" / "BraTS2021_00000" / "BraTS2021_00000_flair.nii.gz").write_text("not nifti")
+    res = CliRunner().invoke(main, ["run", "--data", str(tmp_path / "data"), "--method", "manual-paint",
+                                    "--user", "multi", "--rounds", "2", "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert "1 sessions ok, 1 failed" in res.output and "BraTS2021_00000_flair.nii.gz" in res.output
+
+
+def test_run_suggests_names(tmp_path):
+    write_cases(tmp_path / "data", n=1)
+    res = CliRunner().invoke(main, ["run", "--data", str(tmp_path / "data"), "--method", "manual-paint",
+                                    "--user", "rtim", "--out", str(tmp_path / "out")])
+    assert res.exit_code != 0 and "did you mean 'ritm'" in res.output
+
+
+def test_synth_is_deterministic_and_loadable(tmp_path):
+    from benchmark.io import discover
+
+    for name in ("a", "b"):
+        res = CliRunner().invoke(main, ["synth", str(tmp_path / name), "--cases", "2", "--shape", "40", "44", "32",
+                                        "--seed", "3"])
+        assert res.exit_code == 0, res.output
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.nii.gz"))
+    assert len(files) == 10
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+    refs = discover(tmp_path / "a")
+    case = refs[0].load()
+    assert case.image.shape == (4, 40, 44, 32) and case.label.any()
+
+
+def test_bench_user_step_prints_both_timings():
+    res = CliRunner().invoke(main, ["bench", "user-step", "--shape", "64", "64", "48", "--repeats", "1"])
+    assert res.exit_code == 0, res.output
+    assert "ratio" in res.output

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from baselines.registry import MethodOptions
+from benchmark.io import write_case
+from benchmark.results import read_rounds, read_sessions
+from benchmark.runner import RunConfig, run, session_rng
+from benchmark.session import SessionConfig
+from tests.helpers import ball
+
+SHAPE = (32, 30, 24)
+
+
+def write_cases(root, n=3):
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        brain = ball(SHAPE, (16, 15, 12), 13)
+        label = np.zeros(SHAPE, np.uint8)
+        tumour = ball(SHAPE, (14 + i, 15, 12), 5)
+        label[tumour] = 2
+        label[ball(SHAPE, (14 + i, 15, 12), 2)] = 1
+        mods = {}
+        for j, m in enumerate(("flair", "t1", "t1ce", "t2")):
+            img = np.where(brain, 100.0 + rng.normal(0, 5, SHAPE), 0).astype(np.float32)
+            if m == "flair":  # only part of the tumour is bright: the first mask misses the rest
+                img[tumour & (np.arange(SHAPE[0]) < 14 + i)[:, None, None]] += 60
+            mods[m] = img
+        write_case(root, "brats2021", f"BraTS2021_{i:05d}", mods, label, np.eye(4))
+
+
+def config(tmp_path, **kw):
+    defaults = dict(data=tmp_path / "data", out=tmp_path / "out", methods=("manual-paint",),
+                    users=("selection", "adjustment"), session=SessionConfig(max_rounds=3))
+    defaults.update(kw)
+    return RunConfig(**defaults)
+
+
+def test_a_broken_case_fails_alone_and_a_rerun_resumes(tmp_path):
+    write_cases(tmp_path / "data")
+    broken = tmp_path / "data" / "BraTS2021_00001" / "BraTS2021_00001_t1.nii.gz"
+    broken.write_bytes(broken.read_bytes()[:200])  # truncated download
+    summary = run(config(tmp_path), progress=False)
+    assert (summary.ok, summary.failed) == (4, 2)
+    sessions = read_sessions(tmp_path / "out")
+    failed = sessions[sessions.status == "failed"]
+    assert set(failed.case) == {"BraTS2021_00001"}
+    assert all("BraTS2021_00001_t1.nii.gz" in e for e in failed.error)
+    rounds = read_rounds(tmp_path / "out")
+    assert set(rounds.case) == {"BraTS2021_00000", "BraTS2021_00002"}
+    # the half-missed tumours get better with every user
+    last = rounds.sort_values("round").groupby(["case", "user"]).dice.last()
+    first = rounds[rounds["round"] == 0].set_index(["case", "user"]).dice.reindex(last.index)
+    assert (first < 0.7).all() and (last > first + 0.02).all()
+    assert (last.xs("selection", level="user") > 0.8).all()
+
+    # repair the case: the re-run does only the missing sessions
+    write_cases(tmp_path / "data")
+    again = run(config(tmp_path, jobs=2), progress=False)
+    assert (again.ok, again.failed, again.skipped) == (2, 0, 4)
+    assert len(read_sessions(tmp_path / "out")) == 6
+    assert (read_sessions(tmp_path / "out").status == "ok").all()
+
+
+def test_same_seed_same_results_and_config_change_refused(tmp_path):
+    write_cases(tmp_path / "data", n=1)
+    run(config(tmp_path, users=("random",)), progress=False)
+    run(config(tmp_path, users=("random",), out=tmp_path / "out2"), progress=False)
+    a, b = read_rounds(tmp_path / "out"), read_rounds(tmp_path / "out2")
+    assert a[["case", "round", "dice", "n_edits", "tools"]].equals(b[["case", "round", "dice", "n_edits", "tools"]])
+    with pytest.raises(ValueError, match="different configuration"):
+        run(config(tmp_path, users=("random",), session=SessionConfig(max_rounds=9)), progress=False)
+
+
+def test_session_rng_is_stable_and_distinct():
+    a = session_rng(0, "c", "m", "u").integers(1 << 30, size=3)
+    assert (a == session_rng(0, "c", "m", "u").integers(1 << 30, size=3)).all()
+    assert not (a == session_rng(0, "c", "m", "v").integers(1 << 30, size=3)).all()
+
+
+def test_unknown_names_are_refused_before_any_work(tmp_path):
+    write_cases(tmp_path / "data", n=1)
+    with pytest.raises(ValueError, match="did you mean 'manual-paint'"):
+        run(config(tmp_path, methods=("manual-pain",)), progress=False)
+    with pytest.raises(ValueError, match="did you mean"):
+        run(config(tmp_path, users=("selction",)), progress=False)
+    assert not (tmp_path / "out" / "rounds.csv").exists()
+
+
+def test_initial_masks_from_a_folder(tmp_path):
+    import nibabel as nib
+
+    write_cases(tmp_path / "data", n=1)
+    (tmp_path / "init").mkdir()
+    nib.save(nib.Nifti1Image(ball(SHAPE, (14, 15, 12), 5).astype(np.uint8), np.eye(4)),
+             tmp_path / "init" / "BraTS2021_00000.nii.gz")
+    run(config(tmp_path, users=("selection",), method_options=MethodOptions(initial=tmp_path / "init")), progress=False)
+    rounds = read_rounds(tmp_path / "out")
+    assert rounds.loc[rounds["round"] == 0, "dice"].item() == pytest.approx(1.0)
