@@ -277,13 +277,14 @@ def _component_members(
     """Which of ``voxels`` lie in the 26-connected error component holding ``seed``.
 
     The error is label & ~prediction when ``positive`` else prediction & ~label;
-    ``seed`` (x, y, z) is one of its voxels. Only a box
-    around the seed is labelled; it grows to the component's extent plus a margin until
-    the component no longer reaches a side of the box that lies inside the volume. The
-    component is then complete, as any continuation would cross that side.
+    ``seed`` (x, y, z) is one of its voxels, and ``voxels`` must hold every error voxel
+    of that sign. Only a box around the seed is labelled; it grows to the component's
+    extent plus a margin until the component no longer reaches a side of the box that
+    lies inside the volume. The component is then complete, as any continuation would
+    cross that side.
 
     Args:
-        voxels: (x, y, z) int [M] each, the voxels to test.
+        voxels: (x, y, z), int [M] each, the voxels to test.
 
     Returns:
         bool [M].
@@ -296,17 +297,14 @@ def _component_members(
         box = tuple(slice(a, b) for a, b in zip(lo, hi))
         mask = label[box] & ~prediction[box] if positive else prediction[box] & ~label[box]
         labels = cc3d.connected_components(mask.view(np.uint8), connectivity=26)
-        component = labels == labels[tuple(np.array(seed) - lo)]
-        extent = [np.flatnonzero(component.any(axis=tuple(a for a in range(3) if a != axis))) for axis in range(3)]
-        first = np.array([e[0] for e in extent]) + lo
-        last = np.array([e[-1] for e in extent]) + lo
+        inside = np.flatnonzero(np.logical_and.reduce([(c >= a) & (c < b) for c, a, b in zip(voxels, lo, hi)]))
+        local = tuple(c[inside] - a for c, a in zip(voxels, lo))
+        members = np.zeros(len(voxels[0]), bool)
+        members[inside] = labels[local] == labels[tuple(np.array(seed) - lo)]
+        first = np.array([c[members].min() for c in voxels])
+        last = np.array([c[members].max() for c in voxels])
         if not (((first == lo) & (lo > 0)) | ((last == hi - 1) & (hi < shape))).any():
-            break
-    local = [v - o for v, o in zip(voxels, lo)]
-    inside = np.all([(c >= 0) & (c < n) for c, n in zip(local, component.shape)], axis=0)
-    members = np.zeros(len(inside), bool)
-    members[inside] = component[tuple(c[inside] for c in local)]
-    return members
+            return members
 
 
 #: Least number of voxels added on every side of a component's box (at least half its
