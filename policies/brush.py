@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cc3d
 import dijkstra3d
@@ -222,7 +223,7 @@ class BrushPolicy:
     min_area: int | None = None
     min_length: int | None = None
     max_strokes: int | None = None
-    name: str = "brush"
+    name: ClassVar[str] = "brush"
 
     def __post_init__(self) -> None:
         brush_limits(self.mode, self.min_area, self.min_length, self.max_strokes)
