@@ -168,14 +168,16 @@ def save_checkpoint(
     if backbone not in BACKBONES:
         raise ValueError(backbone_error(backbone))
     if not isinstance(model, BACKBONES[backbone]):
-        raise TypeError(f"{path.name}: backbone {backbone!r} is {BACKBONES[backbone].__name__}, but the model is a {type(model).__name__}")
+        raise TypeError(
+            f"{path.name}: backbone {backbone!r} is {BACKBONES[backbone].__name__}, "
+            f"but the model is a {type(model).__name__}"
+        )
     given = dict(config)
     config = model.config
     differing = sorted(k for k in given if given[k] != config.get(k, _MISSING))
     if differing:
         detail = ", ".join(f"{k}: given {given[k]!r}, model {config.get(k, _MISSING)!r}" for k in differing)
         raise ValueError(f"{path.name}: config does not match the model ({detail})")
-    _check_plain(config, "config")
     if inputs.channels != config["in_channels"]:
         raise ValueError(
             f"{path.name}: inputs describe {inputs.describe()} but the network takes {config['in_channels']}"
