@@ -63,9 +63,18 @@ class ManualPaint:
     click_radius_mm: float = 5.0
     name: str = "manual-paint"
     tools: frozenset[str] = frozenset(TOOLS)
+    _first: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def first_mask(self, image: CaseImage) -> np.ndarray:
+        """The initial segmentation, computed once per case (a session asks every round)."""
+        key = (image.case_id, id(image.image))
+        if key not in self._first:
+            self._first.clear()
+            self._first[key] = np.asarray(self.initial(image), dtype=bool)
+        return self._first[key]
 
     def predict(self, image: CaseImage, history: EditHistory) -> np.ndarray:
-        mask = np.asarray(self.initial(image), dtype=bool).copy()
+        mask = self.first_mask(image).copy()
         for edit in history.edits:
             if isinstance(edit, Click):
                 paint_ball(mask, edit.voxel, self.click_radius_mm, image.spacing, edit.positive)

@@ -3,7 +3,7 @@ import numpy as np
 from benchmark.case import CaseImage
 from benchmark.edits import Adjustment, Click, EditHistory, Stroke
 from benchmark.metrics import dice
-from baselines.initial import FlairThreshold
+from baselines.initial import FlairThreshold, fill_holes
 from baselines.manual_paint import ManualPaint, adjust_surface
 from tests.helpers import ball, tumour_case
 
@@ -65,3 +65,27 @@ def test_flair_threshold_finds_the_bright_tumour():
     case = tumour_case()
     mask = FlairThreshold()(case.without_label())
     assert dice(mask, case.label) > 0.9
+
+
+def test_fill_holes_matches_scipy():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(1)
+    for threshold in (0.5, 0.52, 0.55):
+        m = ndimage.gaussian_filter(rng.random((30, 34, 26)), 2) > threshold
+        np.testing.assert_array_equal(fill_holes(m), ndimage.binary_fill_holes(m))
+
+
+def test_first_mask_is_computed_once_per_case():
+    calls = []
+
+    def initial(image):
+        calls.append(image.case_id)
+        return np.zeros(SHAPE, bool)
+
+    m = ManualPaint(initial=initial)
+    img = image()
+    for _ in range(3):
+        m.predict(img, EditHistory())
+    m.predict(CaseImage("other", img.image), EditHistory())
+    assert calls == ["c", "other"]
