@@ -279,8 +279,8 @@ def _component_members(
 
     The error is label & ~prediction when ``positive`` else prediction & ~label;
     ``seed`` (x, y, z) is one of its voxels, and ``voxels`` must hold every error voxel
-    of that sign. Only a box around the seed is labelled; it grows to the component's
-    extent plus a margin until the component no longer reaches a side of the box that
+    of that sign. Only a box around the seed is labelled; it is pushed out on the sides
+    the component reaches until the component no longer reaches a side of the box that
     lies inside the volume. The component is then complete, as any continuation would
     cross that side.
 
@@ -291,25 +291,30 @@ def _component_members(
         bool [M].
     """
     shape = np.array(label.shape)
-    first = last = np.array(seed)
+    seed_at = np.array(seed)
+    lo, hi = np.maximum(seed_at - _MARGIN, 0), np.minimum(seed_at + 1 + _MARGIN, shape)
     while True:
-        margin = np.maximum(_MARGIN, (last - first) // 2)
-        lo, hi = np.maximum(first - margin, 0), np.minimum(last + 1 + margin, shape)
         box = tuple(slice(a, b) for a, b in zip(lo, hi))
         mask = label[box] & ~prediction[box] if positive else prediction[box] & ~label[box]
         labels = cc3d.connected_components(mask.view(np.uint8), connectivity=26)
         inside = np.flatnonzero(np.logical_and.reduce([(c >= a) & (c < b) for c, a, b in zip(voxels, lo, hi)]))
         local = tuple(c[inside] - a for c, a in zip(voxels, lo))
         members = np.zeros(len(voxels[0]), bool)
-        members[inside] = labels[local] == labels[tuple(np.array(seed) - lo)]
+        members[inside] = labels[local] == labels[tuple(seed_at - lo)]
         first = np.array([c[members].min() for c in voxels])
         last = np.array([c[members].max() for c in voxels])
-        if not (((first == lo) & (lo > 0)) | ((last == hi - 1) & (hi < shape))).any():
+        low, high = (first == lo) & (lo > 0), (last == hi - 1) & (hi < shape)
+        if not (low | high).any():
             return members
+        # Push out the sides the component reaches, by at least half its extent; keep
+        # the others one voxel beyond it.
+        grow = np.maximum(_MARGIN, (last - first) // 2)
+        lo = np.maximum(first - np.where(low, grow, 1), 0)
+        hi = np.minimum(last + 1 + np.where(high, grow, 1), shape)
 
 
-#: Least number of voxels added on every side of a component's box (at least half its
-#: extent is added) while looking for its extent.
+#: Least number of voxels a side of the box around a component is pushed out by (at
+#: least half the component's extent) while looking for the component's extent.
 _MARGIN = 8
 
 
