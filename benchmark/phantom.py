@@ -24,6 +24,7 @@ own independent stream.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,12 +84,12 @@ def make_phantom(shape: tuple[int, int, int], rng: np.random.Generator, case_id:
         raise TypeError(f"make_phantom: rng must be a numpy.random.Generator, got {type(rng).__name__}")
     template = grid_template(shape)
     foci = draw_foci(template.scale, rng)
-    # A push moves the brain's surface out by at most ~0.25 of its radius.
-    push_radius = [1.5 * focus.core_radius for focus in foci]
-    deformation = random_deformation(template, shape, rng, margin=0.25 * max(push_radius))
+    # Room for the mass effect to move the brain's surface out (see push_away).
+    margin = max(focus.push * focus.push_radius * math.exp(-0.5) for focus in foci)
+    deformation = random_deformation(template, shape, rng, margin=margin)
     foci = place_foci(foci, template, deformation, rng)
     for focus in foci:
-        push_away(deformation, focus.centre, 1.5 * focus.core_radius, focus.push)
+        push_away(deformation, focus.centre, focus.push_radius, focus.push)
     tissue = warp(template, deformation)
     brain = tissue[2] > 0.5
     label, oedema_strength = rasterise(foci, tissue[0], tissue[1], brain, rng)

@@ -4,7 +4,7 @@ The MNI152 2009a symmetric template ships inside the nilearn package as grey- an
 white-matter probability maps and a skull-stripped T1 (197x233x189, 1 mm, RAS). They
 are read straight from the package folder with nibabel, so nothing is ever downloaded.
 The brain (T1 > 0) is centred in the requested grid and scaled to fit it, keeping its
-aspect, never enlarged (at BraTS' 240x240x155 about 0.97 grid voxels per mm). That
+aspect, never enlarged (at BraTS' 240x240x155, 0.96 grid voxels per mm). That
 placement is cached per shape. Each case then samples the placed maps through its own
 smooth deformation: a small rotation, per-axis scaling within 8%, a small shift and a
 smooth random displacement, plus an optional radial push around each tumour (mass
@@ -78,7 +78,8 @@ def template_folder() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _load_template() -> tuple[np.ndarray, np.ndarray]:
-    """float32 [3, 197, 233, 189] (grey matter, white matter, brain) and the brain's bounding box centre."""
+    """The template's tissue, float32 [3, 197, 233, 189] (grey matter, white matter, brain
+    probabilities), and the brain's bounding box, int [2, 3] (first and last voxel)."""
     folder = template_folder()
     maps = {}
     for key, name in TEMPLATE_FILES.items():
@@ -210,7 +211,8 @@ def push_away(deformation: Deformation, centre: np.ndarray, radius: float, stren
 
     Each voxel within ~3 `radius` samples the template closer to the centre by a
     Gaussian-weighted fraction of its offset (at most `strength` < 1, which keeps the
-    map one to one). The brain's surface moves out by at most ~0.25 `radius` x `strength`/0.4.
+    map one to one). Nothing moves out by more than `strength` x `radius` x e^-1/2,
+    the brain's surface included.
 
     Args:
         deformation: from random_deformation (its coordinates are modified).

@@ -15,7 +15,7 @@ BraTS 2018 labels: 0 background, 1 necrotic / non-enhancing core, 2 oedema, 4 en
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cc3d
 import numpy as np
@@ -48,7 +48,7 @@ class Focus:
         rim_gap: fraction of the rim that does not enhance, in [0, 1).
         roughness: relative amplitude of the core surface noise.
         oedema_roughness: relative amplitude of the oedema reach noise.
-        push: mass effect strength in [0, 1).
+        push: mass effect strength in [0, 1) (see phantom_anatomy.push_away).
     """
 
     centre: np.ndarray
@@ -62,6 +62,11 @@ class Focus:
     roughness: float
     oedema_roughness: float
     push: float
+
+    @property
+    def push_radius(self) -> float:
+        """Width (voxels) of the mass effect around the focus."""
+        return 1.5 * self.core_radius
 
     @property
     def extent(self) -> float:
@@ -82,8 +87,9 @@ def draw_focus(volume_cm3: float, scale: float, rng: np.random.Generator) -> Foc
     core_radius = max((3.0 * core_fraction * volume / (4.0 * math.pi)) ** (1 / 3), 0.8)
     whole_radius = (3.0 * volume / (4.0 * math.pi)) ** (1 / 3)
     rim = max(rng.uniform(*RIM_MM) * scale, 1.0)
-    solid = core_radius < 1.8 * rim or rng.random() < 0.1
+    solid = rng.random() < 0.1 or core_radius < 1.8 * rim
     enhancing = rng.random() >= NON_ENHANCING_PROBABILITY
+    rim_gap = rng.uniform(0.15, 0.45) if rng.random() < RIM_GAP_PROBABILITY else 0.0
     elongation = np.exp(rng.normal(0.0, 0.15, 3))
     return Focus(
         centre=np.zeros(3),
@@ -93,7 +99,7 @@ def draw_focus(volume_cm3: float, scale: float, rng: np.random.Generator) -> Foc
         necrosis_radius=0.0 if solid else core_radius - rim,
         oedema_reach=max(whole_radius - core_radius, 1.0),
         enhancing=enhancing,
-        rim_gap=rng.uniform(0.15, 0.45) if rng.random() < RIM_GAP_PROBABILITY else 0.0,
+        rim_gap=rim_gap,
         roughness=rng.uniform(0.1, 0.3),
         oedema_roughness=rng.uniform(0.25, 0.5),
         push=rng.uniform(0.0, 0.4),
@@ -131,7 +137,7 @@ def place_foci(
         for _ in range(12):
             centre = _find_centre(focus, placed, template, deformation, rng)
             if centre is not None:
-                placed.append(_with(focus, centre=centre))
+                placed.append(replace(focus, centre=centre))
                 break
             focus = _shrunk(focus, 0.75)
         else:
@@ -164,13 +170,8 @@ def _find_centre(
     return candidates[hits[0]].astype(np.float64) if hits.size else None
 
 
-def _with(focus: Focus, **changes) -> Focus:
-    fields = {name: getattr(focus, name) for name in Focus.__dataclass_fields__}
-    return Focus(**(fields | changes))
-
-
 def _shrunk(focus: Focus, factor: float) -> Focus:
-    return _with(
+    return replace(
         focus,
         core_radius=max(focus.core_radius * factor, 0.8),
         necrosis_radius=focus.necrosis_radius * factor if focus.necrosis_radius * factor >= 1.0 else 0.0,
@@ -243,7 +244,7 @@ def _focus_labels(
     core_surface = focus.core_radius * (1.0 + focus.roughness * core_noise[0])
     core = (radius < core_surface) & brain
     centre_voxel = tuple(int(c) - s.start for c, s in zip(np.floor(focus.centre), box))
-    core[centre_voxel] = True
+    core[centre_voxel] = brain[centre_voxel]  # even the smallest focus keeps a voxel
     labels = np.zeros(shape, dtype=np.uint8)
     labels[core] = ENHANCING if focus.enhancing else NECROSIS
     if focus.necrosis_radius > 0:
@@ -253,7 +254,7 @@ def _focus_labels(
         gap = core_noise[2] > np.quantile(core_noise[2][core], 1.0 - focus.rim_gap)
         labels[gap & (labels == ENHANCING)] = NECROSIS
 
-    csf = np.clip(brain - grey - white, 0.0, 1.0)
+    csf = np.clip(brain.astype(np.float32) - grey - white, 0.0, 1.0)
     affinity = (0.25 + 1.0 * ndimage.gaussian_filter(white, 1.0)) * (1.0 - csf)
     reach = focus.oedema_reach * affinity * np.maximum(1.0 + focus.oedema_roughness * oedema_noise, 0.0)
     beyond = radius - core_surface
