@@ -264,7 +264,9 @@ def _sample(volumes: np.ndarray, coordinates: np.ndarray) -> np.ndarray:
     grid = torch.from_numpy(coordinates) * torch.from_numpy(2.0 / np.maximum(size - 1, 1)) - 1.0
     # grid_sample wants the last axis ordered (W, H, D) = (z, y, x).
     grid = grid.flip(-1)[None]
-    sampled = torch.nn.functional.grid_sample(_tensor(volumes)[None], grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    sampled = torch.nn.functional.grid_sample(
+        _tensor(volumes)[None], grid, mode="bilinear", padding_mode="zeros", align_corners=True
+    )
     return sampled[0].numpy()
 
 

@@ -142,7 +142,8 @@ def _bias_fields(voxels: tuple[np.ndarray, ...], shape: tuple[int, int, int], rn
     fields = []
     for c in rng.normal(0.0, 1.0, (len(MODALITIES), 9)).astype(np.float32):
         # c0 x + c1 y + c2 z + c3 x^2 + c4 y^2 + c5 z^2 + c6 xy + c7 yz + c8 xz, factored.
-        log_field = (c[3] * x + c[6] * y + c[8] * z + c[0]) * x + (c[4] * y + c[7] * z + c[1]) * y + (c[5] * z + c[2]) * z
+        log_field = (c[3] * x + c[6] * y + c[8] * z + c[0]) * x
+        log_field += (c[4] * y + c[7] * z + c[1]) * y + (c[5] * z + c[2]) * z
         log_field -= log_field.mean()
         log_field *= np.float32(np.log1p(rng.uniform(*BIAS)) / max(float(np.abs(log_field).max()), 1e-6))
         fields.append(np.exp(log_field))

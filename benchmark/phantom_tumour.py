@@ -231,8 +231,9 @@ def _focus_labels(
     # Distance from the centre in the focus' own (rotated, stretched) frame.
     frame = (focus.orientation / focus.elongation[:, None]).astype(np.float32)
     radius2 = np.zeros(shape, dtype=np.float32)
+    x, y, z = offsets[0][:, None, None], offsets[1][None, :, None], offsets[2][None, None, :]
     for row in frame:
-        axis = row[0] * offsets[0][:, None, None] + row[1] * offsets[1][None, :, None] + row[2] * offsets[2][None, None, :]
+        axis = row[0] * x + row[1] * y + row[2] * z
         radius2 += axis * axis
     radius = np.sqrt(radius2)
 
