@@ -59,7 +59,8 @@ class ErrorComponents:
     """The 26-connected components of a prediction's errors.
 
     Per-component arrays are indexed by component id (1..n); entry 0 stands for the
-    correct voxels and holds size 0, positive False and an empty box.
+    correct voxels and holds size 0, positive False and an empty box. The arrays are
+    read-only.
 
     Attributes:
         labels: uint16/uint32/uint64 [X, Y, Z], component id of each error voxel, 0
@@ -155,6 +156,8 @@ def error_components(label: np.ndarray, prediction: np.ndarray) -> ErrorComponen
         np.minimum.at(bboxes[:, 0, axis], ids, coords[:, axis])
         np.maximum.at(bboxes[:, 1, axis], ids, coords[:, axis] + 1)
     bboxes[0] = 0
+    for array in (labels, sizes, positive, bboxes):
+        array.setflags(write=False)
     return ErrorComponents(labels, sizes, positive, bboxes, int(n))
 
 
