@@ -22,9 +22,9 @@ def make_policy(name: str, mode: str = "test", **options: Any) -> Policy:
 
     Args:
         name: one of :data:`POLICY_NAMES`.
-        mode: "test" or "train"; the paper's tools (selection, brush, adjustment) limit
-            their edits in training. The multi-tool and reference users have a single
-            behaviour and take no mode.
+        mode: "test" or "train"; the paper's tools (selection, brush, adjustment) and
+            the multi-tool user that combines them limit their edits in training. The
+            reference users (cvpr25, ritm, random) have a single behaviour and ignore it.
         options: keyword arguments of the policy's constructor (e.g. ``min_size`` for
             selection, ``min_abs_k`` for adjustment).
 
@@ -50,7 +50,7 @@ def make_policy(name: str, mode: str = "test", **options: Any) -> Policy:
     if name == "multi":
         from policies.multi import MultiToolUser
 
-        return MultiToolUser(**options)
+        return MultiToolUser(mode=mode, **options)
     from policies.reference_users import Cvpr25Click, RandomClick, RitmClick
 
     return {"cvpr25": Cvpr25Click, "ritm": RitmClick, "random": RandomClick}[name](**options)

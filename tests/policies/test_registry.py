@@ -21,6 +21,9 @@ def test_mode_and_options_reach_the_policy():
     selection = make_policy("selection", "train", max_clicks=2)
     assert selection.mode == "train" and selection.max_clicks == 2
     assert make_policy("adjustment", min_abs_k=0.1).min_abs_k == 0.1
+    assert make_policy("ritm", "train").name == "ritm"  # reference users have one behaviour
+    if importlib.util.find_spec("policies.multi") is not None:
+        assert make_policy("multi", "train").mode == "train"
 
 
 @pytest.mark.parametrize(
