@@ -26,7 +26,7 @@ from benchmark.phantom_noise import smooth_noise
 
 NECROSIS, OEDEMA, ENHANCING = 1, 2, 4
 FOCI_PROBABILITIES = (0.7, 0.2, 0.1)  # one, two or three foci
-MAIN_VOLUME_CM3 = (1.0, 100.0)  # whole tumour of the first focus, at 1 mm voxels
+MAIN_VOLUME_CM3 = (10.0, 150.0)  # whole tumour of the first focus, at 1 mm voxels (BraTS: median ~60-100)
 SATELLITE_VOLUME_CM3 = (1.0, 30.0)
 RIM_MM = (1.5, 4.5)
 NON_ENHANCING_PROBABILITY = 0.15
