@@ -5,8 +5,12 @@ The lower bar every editing method must beat. In history order:
 - a click fills (positive) or erases (negative) a ball of ``click_radius_mm``;
 - a stroke paints (or erases) its voxels dilated by two voxels, as the paper's brush
   channel encodes them;
-- an adjustment K moves the surface outwards (K > 0) or inwards (K < 0) by
-  |K| x the equivalent-sphere radius of the current segmentation.
+- an adjustment K moves the whole surface outwards (K > 0) or inwards (K < 0), by one
+  distance everywhere, until the volume has changed by K x the current volume. K is a
+  relative *volume* error, (V_over - V_under) / V_gt; moving the surface by K x the
+  equivalent radius instead changes the volume about three times too much (measured:
+  the adjustment user then oscillated and mean Dice fell from 0.90 to 0.66 over five
+  rounds on the default phantoms).
 """
 
 from __future__ import annotations
@@ -34,25 +38,37 @@ def paint_ball(mask: np.ndarray, centre: tuple[int, int, int], radius_mm: float,
 
 
 def adjust_surface(mask: np.ndarray, k: float, spacing: tuple[float, float, float]) -> np.ndarray:
-    """Grow (k > 0) or shrink (k < 0) ``mask`` by |k| x its equivalent-sphere radius.
+    """Move the surface of ``mask`` uniformly until its volume has changed by ``k`` x volume.
+
+    Grows (k > 0) by adding the outside voxels nearest to the mask, or shrinks (k < 0) by
+    removing the inside voxels nearest to the outside, in order of Euclidean distance
+    (mm); all voxels at the last distance are taken, so the change can overshoot by one
+    shell of ties. k <= -1 empties the mask; an empty mask stays empty.
 
     Args:
         mask: bool [X, Y, Z].
-        k: relative adjustment.
-        spacing: voxel size in mm.
+        k: relative volume change.
+        spacing: voxel size in mm along X, Y, Z.
 
     Returns:
-        bool [X, Y, Z]; an empty mask stays empty.
+        bool [X, Y, Z].
     """
-    volume = np.count_nonzero(mask) * float(np.prod(spacing))
+    volume = np.count_nonzero(mask)
     if volume == 0 or k == 0:
         return mask.copy()
-    distance = abs(k) * (3.0 * volume / (4.0 * np.pi)) ** (1.0 / 3.0)
-    if k > 0:
-        outside = edt.edt(np.ascontiguousarray(~mask, dtype=np.uint8), anisotropy=spacing, black_border=False)
-        return mask | (outside <= distance)
-    inside = edt.edt(np.ascontiguousarray(mask, dtype=np.uint8), anisotropy=spacing, black_border=True)
-    return inside > distance
+    if k <= -1:
+        return np.zeros_like(mask)
+    n = int(round(abs(k) * volume))
+    if n == 0:
+        return mask.copy()
+    grow = k > 0
+    region = ~mask if grow else mask
+    depth = edt.edt(np.ascontiguousarray(region, dtype=np.uint8), anisotropy=spacing, black_border=not grow)
+    candidates = depth[region]
+    n = min(n, candidates.size)
+    threshold = np.partition(candidates, n - 1)[n - 1]
+    moved = region & (depth <= threshold)
+    return mask | moved if grow else mask & ~moved
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from benchmark.case import CaseImage
 from benchmark.edits import Adjustment, Click, EditHistory, Stroke
@@ -39,25 +40,25 @@ def test_stroke_paints_its_dilated_voxels():
     assert out.sum() > 25 and not out[d > 6].any()
 
 
-def test_adjustment_moves_the_surface_by_k_times_the_radius():
+def test_adjustment_changes_the_volume_by_the_factor_1_plus_k():
     sphere = ball(SHAPE, (20, 18, 14), 8)
     r_eq = (3 * sphere.sum() / (4 * np.pi)) ** (1 / 3)
-    grown = adjust_surface(sphere, 0.25, (1.0, 1.0, 1.0))
-    shrunk = adjust_surface(sphere, -0.25, (1.0, 1.0, 1.0))
-    assert shrunk.sum() < sphere.sum() < grown.sum()
-    assert sphere[shrunk].all() and grown[sphere].all()
-    # the surface moved by d = K r_eq: sandwiched between balls of radius 8 +- d +- 1 voxel
-    d = 0.25 * r_eq
-    for out, r in ((grown, 8 + d), (shrunk, 8 - d)):
+    for k in (0.6, -0.5):
+        out = adjust_surface(sphere, k, (1.0, 1.0, 1.0))
+        assert out.sum() == pytest.approx((1 + k) * sphere.sum(), rel=0.1)
+        assert sphere[out].all() if k < 0 else out[sphere].all()
+        # the surface moved by d: sandwiched between balls of radius 8 +- d +- 1 voxel
+        r = 8 + r_eq * ((1 + k) ** (1 / 3) - 1)
         assert out[ball(SHAPE, (20, 18, 14), r - 1)].all()
         assert not out[~ball(SHAPE, (20, 18, 14), r + 1)].any()
+    assert not adjust_surface(sphere, -1.0, (1.0, 1.0, 1.0)).any()
 
 
 def test_edits_raise_dice_on_a_case():
     case = tumour_case()
     method = ManualPaint(initial=Fixed(ball(SHAPE, (20, 18, 14), 5)))
     before = dice(method.predict(case.without_label(), EditHistory()), case.label)
-    after = dice(method.predict(case.without_label(), EditHistory().add([Adjustment(0.5)])), case.label)
+    after = dice(method.predict(case.without_label(), EditHistory().add([Adjustment(3.0)])), case.label)
     assert after > before + 0.2
 
 
