@@ -146,28 +146,41 @@ def bench_user_step_cmd(shape, repeats, seed) -> None:
 
 @main.command()
 @click.option("--out", default=Path("results/demo"), type=click.Path(file_okay=False, path_type=Path), show_default=True)
-@click.option("--cases", default=6, show_default=True)
-@click.option("--shape", nargs=3, type=int, default=(160, 160, 104), show_default=True)
+@click.option("--cases", default=8, show_default=True)
+@click.option("--shape", nargs=3, type=int, default=(240, 240, 155), show_default=True)
 @click.option("--rounds", default=5, show_default=True)
 @click.option("--jobs", default=2, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 def demo(out: Path, cases: int, shape, rounds: int, jobs: int, seed: int) -> None:
-    """The main job on the embedded data: synthesise phantoms, run every user, summarise."""
+    """The main job on the embedded data: phantoms, every simulated user, a summary.
+
+    Synthesises BraTS-like phantoms into OUT/data (kept for the next run with the same
+    settings), runs manual paint with every user into OUT/run and prints mean Dice
+    before and after editing.
+    """
     from baselines.registry import MethodOptions
     from benchmark.runner import RunConfig, run as run_all
     from benchmark.session import SessionConfig
     from benchmark.synth import synthesize
 
     data = out / "data"
-    if not (data / "done").exists():
+    marker = data / "synth.json"
+    settings = {"cases": cases, "shape": list(shape), "seed": seed, "layout": "brats2018"}
+    if marker.exists() and json.loads(marker.read_text()) != settings:
+        raise click.ClickException(f"{data} holds phantoms made with other settings; delete it or choose another --out")
+    if not marker.exists():  # first run, or an interrupted one: (re)write every case
         synthesize(data, cases, tuple(shape), seed, "brats2018", jobs, progress=True)
-        (data / "done").write_text("")
+        marker.write_text(json.dumps(settings))
     config = RunConfig(
         data=data, out=out / "run", methods=("manual-paint",),
         users=("multi", "selection", "brush", "adjustment", "cvpr25", "ritm", "random"),
         session=SessionConfig(max_rounds=rounds), seed=seed, jobs=jobs, method_options=MethodOptions(),
     )
-    _print_summary(run_all(config))
+    try:
+        summary = run_all(config)
+    except ValueError as e:
+        raise _fail(e)
+    _print_summary(summary)
 
 
 if __name__ == "__main__":  # pragma: no cover
