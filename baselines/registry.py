@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.method import Method
+from benchmark.names import unknown_name
 
 METHOD_NAMES = ("manual-paint",)
 
@@ -26,9 +26,7 @@ class MethodOptions:
 
 
 def _did_you_mean(name: str, choices: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown method {name!r}; {hint}known methods: {', '.join(choices)}"
+    return unknown_name("method", name, choices)
 
 
 def make_method(spec: str, options: MethodOptions = MethodOptions()) -> Method:

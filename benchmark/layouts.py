@@ -16,7 +16,6 @@ Every layout accepts ``.nii.gz`` and ``.nii``. Whole tumour is every label value
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.case import InvalidCaseError
+from benchmark.names import unknown_name
 
 LAYOUTS: tuple[str, ...] = ("brats2018", "brats2021", "brats2023", "msd", "nnunet")
 
@@ -79,9 +79,7 @@ def check_layout(layout: str) -> str:
     """Return ``layout`` if it is one of LAYOUTS; otherwise raise, suggesting the closest."""
     if layout in LAYOUTS:
         return layout
-    close = difflib.get_close_matches(str(layout), LAYOUTS, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(f"layout {layout!r} is unknown{hint}; choose one of {', '.join(LAYOUTS)}")
+    raise ValueError(unknown_name("layout", layout, LAYOUTS))
 
 
 def modality_name(channel_name: str) -> str:

@@ -31,7 +31,6 @@ Choices the paper leaves open, fixed here (and followed by ``policies.brush_refe
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -40,6 +39,7 @@ import dijkstra3d
 import numpy as np
 
 from benchmark.edits import Stroke
+from benchmark.names import unknown_name
 from benchmark.policy import RoundState
 
 
@@ -81,11 +81,7 @@ def brush_limits(
 ) -> BrushLimits:
     """The mode's default limits, with any given value replacing its default."""
     if mode not in MODE_LIMITS:
-        hint = difflib.get_close_matches(str(mode), MODE_LIMITS, n=1)
-        raise ValueError(
-            f"unknown brush mode {mode!r}; expected one of {sorted(MODE_LIMITS)}"
-            + (f" (did you mean {hint[0]!r}?)" if hint else "")
-        )
+        raise ValueError(unknown_name("brush mode", mode, sorted(MODE_LIMITS)))
     base = MODE_LIMITS[mode]
     return BrushLimits(
         min_area=base.min_area if min_area is None else min_area,

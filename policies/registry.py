@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
+from benchmark.names import unknown_name
 from benchmark.policy import Policy
 
 POLICY_NAMES = ("selection", "brush", "adjustment", "multi", "cvpr25", "ritm", "random")
@@ -12,9 +12,7 @@ MODES = ("test", "train")
 
 
 def _unknown(what: str, value: str, valid: tuple[str, ...]) -> ValueError:
-    close = difflib.get_close_matches(value, valid, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return ValueError(f"unknown {what} {value!r}; {hint}valid: {', '.join(valid)}")
+    return ValueError(unknown_name(what, value, valid))
 
 
 def make_policy(name: str, mode: str = "test", **options: Any) -> Policy:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import difflib
-
 from torch import nn
 
 from baselines.networks.isensee import IsenseeNet
 from baselines.networks.unet3d import UNet3D
+from benchmark.names import unknown_name
 
 BACKBONES: dict[str, type[nn.Module]] = {"isensee": IsenseeNet, "unet3d": UNet3D}
 
 
 def backbone_error(name: str) -> str:
     """The message for an unknown backbone name, with a "did you mean" hint."""
-    close = difflib.get_close_matches(name, BACKBONES, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown backbone {name!r}; {hint}known backbones: {', '.join(BACKBONES)}"
+    return unknown_name("backbone", name, BACKBONES)
 
 
 def make_backbone(name: str, **config) -> nn.Module:
