@@ -46,7 +46,9 @@ class RoundRecord:
         tools: this round's edit tools, ``;``-joined in the order made ("" in round 0).
         unsupported: tools of this round's edits the method does not accept, ``;``-joined.
         user_ms: time the simulated user took to propose this round's edits.
-        model_ms: time the method took to predict this round.
+        model_ms: time the method took to predict this round (``predict`` as a whole).
+        forward_ms: of that, the network's forward passes alone, for methods that
+            report it (attribute ``last_forward_ms``); NaN otherwise.
         volume_ml: predicted volume in millilitres.
     """
 
@@ -61,6 +63,7 @@ class RoundRecord:
     unsupported: str
     user_ms: float
     model_ms: float
+    forward_ms: float
     volume_ml: float
 
 

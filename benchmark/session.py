@@ -77,16 +77,17 @@ class SessionResult:
         ]
 
 
-def _predict(method: Method, image, history: EditHistory, shape) -> tuple[np.ndarray, float]:
+def _predict(method: Method, image, history: EditHistory, shape) -> tuple[np.ndarray, float, float]:
     t0 = time.perf_counter()
     pred = method.predict(image, history)
     ms = (time.perf_counter() - t0) * 1e3
+    forward_ms = float(getattr(method, "last_forward_ms", float("nan")))
     pred = np.asarray(pred)
     if pred.shape != shape or pred.dtype != bool:
         raise TypeError(
             f"method {method.name!r} returned {pred.dtype} {pred.shape}; expected a bool mask of shape {shape}"
         )
-    return pred, ms
+    return pred, ms, forward_ms
 
 
 def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
@@ -106,19 +107,19 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
     history = EditHistory()  # everything the user did
     supported = EditHistory()  # what the method is given
 
-    def row(r: int, pred: np.ndarray, edits: tuple[Edit, ...], user_ms: float, model_ms: float) -> RoundRecord:
+    def row(r: int, pred: np.ndarray, edits: tuple[Edit, ...], user_ms: float, times: tuple[float, float]) -> RoundRecord:
         return RoundRecord(
             case=case.case_id, method=method.name, user=user.name, round=r,
             dice=dice(pred, case.label),
             hd95=hd95(pred, case.label, case.spacing) if config.hd95 else float("nan"),
             n_edits=len(history), tools=";".join(e.tool for e in edits),
             unsupported=";".join(e.tool for e in edits if e.tool not in method.tools),
-            user_ms=user_ms, model_ms=model_ms,
+            user_ms=user_ms, model_ms=times[0], forward_ms=times[1],
             volume_ml=np.count_nonzero(pred) * voxel_ml,
         )
 
-    pred, model_ms = _predict(method, image, supported, shape)
-    rows = [row(0, pred, (), 0.0, model_ms)]
+    pred, *times = _predict(method, image, supported, shape)
+    rows = [row(0, pred, (), 0.0, tuple(times))]
     stop = "budget"
     for r in range(1, config.max_rounds + 1):
         if config.target_dice is not None and rows[-1].dice >= config.target_dice:
@@ -133,8 +134,8 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
             break
         history = history.add(edits)
         supported = supported.add(e for e in edits if e.tool in method.tools)
-        pred, model_ms = _predict(method, image, supported, shape)
-        rows.append(row(r, pred, edits, user_ms, model_ms))
+        pred, *times = _predict(method, image, supported, shape)
+        rows.append(row(r, pred, edits, user_ms, tuple(times)))
     else:
         if config.target_dice is not None and rows[-1].dice >= config.target_dice:
             stop = "target"

@@ -16,7 +16,7 @@ from benchmark.results import (
 
 def rows(case, n):
     return [RoundRecord(case, "m", "u", r, 0.5 + 0.1 * r, float("nan") if r == 0 else 3.0, r, "" if r == 0 else "selection;brush",
-                        "", 1.0, 2.0, 10.0) for r in range(n)]
+                        "", 1.0, 2.0, 1.5, 10.0) for r in range(n)]
 
 
 def ok(case, n):

@@ -59,6 +59,7 @@ def test_rounds_are_logged_and_edits_accumulate():
     assert rows[0].dice == pytest.approx(dice(ball(case.label.shape, (20, 18, 14), 5), case.label))
     assert rows[0].volume_ml == pytest.approx(ball(case.label.shape, (20, 18, 14), 5).sum() / 1000)
     assert result.edit_log()[0]["edits"][1] == {"tool": "adjustment", "k": 0.2}
+    assert np.isnan(rows[0].forward_ms)  # this method does not report its forward pass
 
 
 def test_budget_and_target_stop_the_session():
@@ -86,3 +87,15 @@ def test_zero_budget_gives_only_the_initial_prediction():
     r = run_session(case, Painter(case.label.shape), Scripted([[Click((1, 1, 1), True)]]), SessionConfig(max_rounds=0),
                     np.random.default_rng(0))
     assert len(r.rounds) == 1 and r.stop_reason == "budget" and r.edits == ()
+
+
+def test_a_reported_forward_time_is_recorded():
+    class Timed(Painter):
+        def predict(self, image, history):
+            self.last_forward_ms = 3.5 + len(history)
+            return super().predict(image, history)
+
+    case = tumour_case()
+    r = run_session(case, Timed(case.label.shape), Scripted([[Click((20, 18, 14), True)]]), SessionConfig(),
+                    np.random.default_rng(0))
+    assert [row.forward_ms for row in r.rounds] == [3.5, 4.5]
