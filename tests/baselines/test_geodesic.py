@@ -1,18 +1,24 @@
 """The raster-scan geodesic transform against exact references.
 
-Measured on 16^3 volumes (smooth random 2-channel images of unit standard deviation,
-Gaussian sigma 1 voxel, 3 random seeds; 10 draws, spacing (1, 1, 1)), as the error of the
-sweep over the exact 26-neighbour Dijkstra distance, relative to the largest distance:
+Measured error of the sweep over the exact 26-neighbour Dijkstra distance, as a fraction
+of the largest distance in the volume, max / mean over voxels, worst of several draws
+(smooth random 2-channel images of unit standard deviation, Gaussian sigma 1 voxel, 3
+random seeds, spacing (1, 1, 1); 10 draws at 16^3, 4 at 32^3):
 
-    lamb    2 iterations: max / mean     4 iterations: max
-    0       0 / 0                         0   (float32 rounding, < 1e-5)
-    0.5     0 / 0                         0
-    0.9     0.033 / 0.0006                0
-    1       0.078 / 0.0047                0
+    size  lamb   2 iterations       3 iterations       4 iterations
+    16^3  0      0                  0                  0
+    16^3  0.5    0                  0                  0
+    16^3  0.9    0.033 / 0.00006    0                  0
+    16^3  1      0.078 / 0.0006     0.018 / 0.00008    0
+    32^3  0.5    0.009 / 0.000005   0                  0
+    32^3  0.9    0.037 / 0.0004     0.025 / 0.00001    0
+    32^3  1      0.129 / 0.0026     0.036 / 0.0003     0.015 / 0.00001
 
-A sweep value is the length of a real path, so it is never below the exact distance; more
-iterations only lower it. The tests assert those bounds on fixed draws below (with a
-margin): 2 iterations within 0.1 of the largest distance, 4 iterations exact to 1e-5.
+("0": equal up to float32 rounding, below 1e-5.) Paths that wind through intensity
+valleys (lamb near 1) need more sweeps; the error concentrates in few voxels. A sweep value
+is the length of a real path, so it is never below the exact distance, and more
+iterations only lower it. The tests assert, on fixed 16^3 draws: 2 iterations within 0.1
+(max) and 0.002 (mean) of the largest distance; 4 iterations exact to 1e-5.
 
 At lamb = 0 the 26-neighbour metric is exact along axes and (2D and 3D) diagonals and
 overestimates the Euclidean distance elsewhere, by at most 12.8% with isotropic voxels
@@ -61,7 +67,7 @@ def test_matches_exact_dijkstra(draw, lamb, spacing):
     two, four = sweep(image, seeds, spacing, lamb, 2), sweep(image, seeds, spacing, lamb, 4)
     assert (two - exact).min() >= -1e-5 * scale
     assert (two - exact).max() <= 0.1 * scale
-    assert (two - exact).mean() <= 0.01 * scale
+    assert (two - exact).mean() <= 0.002 * scale
     np.testing.assert_allclose(four, exact, rtol=0, atol=1e-5 * scale)
 
 
