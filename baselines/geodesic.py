@@ -69,9 +69,10 @@ def _raster_scan(image: torch.Tensor, seeds: torch.Tensor, spacing: Sequence[flo
     # Volumes padded by one voxel, +inf distance and zero intensity on the border, so
     # that the 3x3 neighbours of every voxel of any plane are a strided view and the
     # border never wins a minimum.
-    distance = torch.full((b, x + 2, y + 2, z + 2), math.inf, device=seeds.device)
+    distance = torch.full((b, x + 2, y + 2, z + 2), math.inf, dtype=torch.float32,
+                          device=seeds.device)
     distance[:, 1:-1, 1:-1, 1:-1].masked_fill_(seeds, 0.0)
-    intensity = torch.zeros((c, x + 2, y + 2, z + 2), device=seeds.device)
+    intensity = torch.zeros((c, x + 2, y + 2, z + 2), dtype=torch.float32, device=seeds.device)
     torch.mul(image, math.sqrt(lamb), out=intensity[:, 1:-1, 1:-1, 1:-1])
     # Planes across Z would be strided gathers: the Z sweeps run on Z-major copies.
     distance_z = distance.new_empty((z + 2, b, x + 2, y + 2))
@@ -102,7 +103,7 @@ def _squared_steps(spacing: Sequence[float], axis: int, spatial_weight: float) -
     to its neighbour at in-plane offset (a-1, b-1) in the next plane along ``axis``; the
     in-plane axes are the other two, in order."""
     along, *across = (float(spacing[axis]), *(float(spacing[a]) for a in range(3) if a != axis))
-    offsets = torch.arange(-1.0, 2.0)
+    offsets = torch.arange(-1.0, 2.0, dtype=torch.float32)
     squared = along**2 + (offsets[:, None] * across[0]) ** 2 + (offsets[None, :] * across[1]) ** 2
     return (spatial_weight * squared)[:, :, None, None]
 
