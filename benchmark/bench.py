@@ -19,6 +19,7 @@ from benchmark.metrics import dice
 from benchmark.phantom import make_phantom
 from benchmark.policy import RoundState
 from policies.adjustment import AdjustmentPolicy
+from policies.all_tools import AllToolsUser
 from policies.brush import BrushPolicy
 from policies.scipy_reference import user_step_scipy
 from policies.selection import SelectionPolicy, min_voxels
@@ -38,10 +39,7 @@ def user_step(
         that order; their encoding float32 [3, X, Y, Z]; the prediction's Dice.
     """
     state = RoundState(label, prediction, spacing=spacing)
-    rng = np.random.default_rng(0)  # the paper's tools are deterministic
-    edits: list[Edit] = []
-    for policy in (SelectionPolicy(), BrushPolicy(), AdjustmentPolicy()):
-        edits += policy.propose(state, rng)
+    edits = AllToolsUser().propose(state, np.random.default_rng(0))  # the paper's tools are deterministic
     return edits, encode(EditHistory().add(edits), label.shape), dice(prediction, label)
 
 

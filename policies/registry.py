@@ -7,7 +7,7 @@ from typing import Any
 from benchmark.names import unknown_name
 from benchmark.policy import Policy
 
-POLICY_NAMES = ("selection", "brush", "adjustment", "multi", "cvpr25", "ritm", "random")
+POLICY_NAMES = ("selection", "brush", "adjustment", "multi", "all-tools", "cvpr25", "ritm", "random")
 MODES = ("test", "train")
 
 
@@ -21,7 +21,7 @@ def make_policy(name: str, mode: str = "test", **options: Any) -> Policy:
     Args:
         name: one of :data:`POLICY_NAMES`.
         mode: "test" or "train"; the paper's tools (selection, brush, adjustment) and
-            the multi-tool user that combines them limit their edits in training. The
+            the users that combine them (multi, all-tools) limit their edits in training. The
             reference users (cvpr25, ritm, random) have a single behaviour and ignore it.
         options: keyword arguments of the policy's constructor (e.g. ``min_size`` for
             selection, ``min_abs_k`` for adjustment).
@@ -49,6 +49,10 @@ def make_policy(name: str, mode: str = "test", **options: Any) -> Policy:
         from policies.multi import MultiToolUser
 
         return MultiToolUser(mode=mode, **options)
+    if name == "all-tools":
+        from policies.all_tools import AllToolsUser
+
+        return AllToolsUser(mode=mode, **options)
     from policies.reference_users import Cvpr25Click, RandomClick, RitmClick
 
     return {"cvpr25": Cvpr25Click, "ritm": RitmClick, "random": RandomClick}[name](**options)
