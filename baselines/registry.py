@@ -8,7 +8,7 @@ from pathlib import Path
 from benchmark.method import Method
 from benchmark.names import unknown_name
 
-METHOD_NAMES = ("manual-paint",)
+METHOD_NAMES = ("manual-paint", "base", "editor")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,11 @@ def _did_you_mean(name: str, choices: tuple[str, ...]) -> str:
 
 
 def make_method(spec: str, options: MethodOptions = MethodOptions()) -> Method:
-    """Build a method from its spec: ``NAME`` or ``NAME=CHECKPOINT`` for networks."""
+    """Build a method from its spec: ``NAME`` or ``NAME=CHECKPOINT`` for networks.
+
+    The networks ``base`` (F) and ``editor`` (G) are named ``base:<checkpoint stem>`` and
+    ``editor:<checkpoint stem>`` in result tables, so two checkpoints of one kind differ.
+    """
     name, _, arg = spec.partition("=")
     if name not in METHOD_NAMES:
         raise ValueError(_did_you_mean(name, METHOD_NAMES))
@@ -42,6 +46,13 @@ def make_method(spec: str, options: MethodOptions = MethodOptions()) -> Method:
             raise ValueError(f"method {name!r} takes no checkpoint (got {spec!r}); use --initial DIR for its first masks")
         initial = FolderMasks(options.initial) if options.initial else FlairThreshold()
         return ManualPaint(initial=initial)
+    if name in ("base", "editor"):
+        from baselines.inference import InferenceSettings
+        from baselines.network_method import NetworkMethod
+
+        if not arg:
+            raise ValueError(f"method {name!r} needs its checkpoint: {name}=PATH.pt (from `simedit train {name}`)")
+        return NetworkMethod.from_checkpoint(name, arg, InferenceSettings(device=options.device))
     raise AssertionError(f"method {name!r} is listed but not built")  # pragma: no cover
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from benchmark.io import LAYOUTS
 
-TOOL_CHOICES = ("selection", "brush", "adjustment", "multi", "cvpr25", "ritm", "random")
+TOOL_CHOICES = ("selection", "brush", "adjustment", "multi", "all-tools", "cvpr25", "ritm", "random")
 
 
 def _fail(error: Exception) -> "click.ClickException":
@@ -144,6 +144,20 @@ def bench_user_step_cmd(shape, repeats, seed) -> None:
     click.echo(f"  ratio       {r['speedup']:9.1f}x faster")
 
 
+@bench.command("model")
+@click.option("--shape", nargs=3, type=int, default=(240, 240, 155), show_default=True)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--repeats", default=3, show_default=True)
+def bench_model_cmd(shape, device, repeats) -> None:
+    """Forward time of one case for each backbone at the paper's sizes."""
+    from baselines.train_cli import bench_model
+
+    x, y, z = shape
+    click.echo(f"one forward pass at {x}x{y}x{z}, 7 input channels, median of {repeats}, {device}")
+    for name, config, ms in bench_model(tuple(shape), device, repeats):
+        click.echo(f"  {name:8s} {config}  {ms / 1e3:8.2f} s")
+
+
 @main.command()
 @click.option("--out", default=Path("results/demo"), type=click.Path(file_okay=False, path_type=Path), show_default=True)
 @click.option("--cases", default=8, show_default=True)
@@ -181,6 +195,11 @@ def demo(out: Path, cases: int, shape, rounds: int, jobs: int, seed: int) -> Non
     except ValueError as e:
         raise _fail(e)
     _print_summary(summary)
+
+
+from baselines.train_cli import train  # noqa: E402 - registered after the core commands
+
+main.add_command(train)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,337 @@
+"""Training the base network F and the editing network G (seed paper Sections 2.1, 2.4).
+
+One loop serves both: F learns from the modalities alone; G also gets the three edit
+channels, simulated from F's predictions on the training cases by the training-time
+users (:mod:`baselines.training_edits`), each sample with a random subset of the tools
+(including none) so that G keeps its own segmentation ability.
+
+Per step: pick a case, (G) draw a tool subset and encode its edits, take a patch
+centred on tumour with probability ``foreground_p``, flip and jitter intensities, and
+take an Adam step on the soft Dice loss. The learning rate is ``lr * lr_decay ** epoch``
+(the paper: 5e-4, x0.985 per epoch). The validation cases get whole-volume Dice every
+``validate_every`` epochs; the checkpoint is written then (and after the last epoch),
+with the optimiser state, so ``resume`` carries on from the last one written.
+
+Presets (see :meth:`TrainConfig.cpu` and :meth:`TrainConfig.paper`):
+
+- ``cpu``: for the embedded phantoms at 96x96x64 on 2 CPU cores. Isensee network with
+  base 8 and 4 levels, 48^3 patches, batch 2, 40 epochs of 10 steps, lr 2e-3 (the
+  paper's 5e-4 is too slow for so few steps). A few minutes per network.
+- ``paper``: Isensee et al. 2017 as the seed paper used it, for a GPU: base 16, 5
+  levels, dropout 0.3, 128^3 patches, batch 2, 300 epochs of 100 steps, lr 5e-4 x0.985
+  per epoch, mixed precision and ``torch.compile``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from baselines.checkpoint import InputSpec, load_checkpoint, load_into, save_checkpoint
+from baselines.inference import InferenceSettings, predict_logits
+from baselines.losses import soft_dice_loss
+from baselines.network_method import KINDS, NetworkMethod
+from baselines.networks import BACKBONES, backbone_error, make_backbone
+from baselines.patches import augment, brain_box, extract, patch_origin
+from baselines.training_edits import PredictionCache, draw_tools, file_digest, sample_history, simulate_tool_edits
+from benchmark.case import Case
+from benchmark.edits import CHANNELS, EditHistory, encode
+from benchmark.io import CaseRef
+from benchmark.metrics import dice
+
+NORMALISATION = "z-score over brain voxels (non-zero), per modality; background 0"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that shapes a training run (stored in the checkpoint).
+
+    Attributes:
+        backbone: "isensee" or "unet3d".
+        base: channels at full resolution.
+        levels: resolution levels.
+        dropout: Isensee context-module dropout (ignored by unet3d).
+        patch: patch size (X, Y, Z); axes larger than a case are zero-padded.
+        batch_size: patches per step.
+        epochs: epochs to train (in total, counting resumed ones).
+        steps_per_epoch: optimiser steps per epoch.
+        lr: initial Adam learning rate; lr_decay: factor per epoch.
+        foreground_p: chance that a patch is centred on a tumour voxel.
+        validation_fraction: share of the cases held out for validation (at least one
+            when there are two or more cases).
+        validate_every: epochs between validations and checkpoint writes.
+        tool_p: (G) chance that each tool's edits are in a sample.
+        seed: seeds the split, weights, sampling and dropout.
+        device: "cpu" or "cuda".
+        amp: mixed precision (used on CUDA only).
+        compile: ``torch.compile`` the network (used on CUDA only).
+    """
+
+    backbone: str = "isensee"
+    base: int = 8
+    levels: int = 4
+    dropout: float = 0.3
+    patch: tuple[int, int, int] = (48, 48, 48)
+    batch_size: int = 2
+    epochs: int = 40
+    steps_per_epoch: int = 10
+    lr: float = 2e-3
+    lr_decay: float = 0.985
+    foreground_p: float = 0.67
+    validation_fraction: float = 0.2
+    validate_every: int = 5
+    tool_p: float = 0.5
+    seed: int = 0
+    device: str = "cpu"
+    amp: bool = True
+    compile: bool = True
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise ValueError(backbone_error(self.backbone))
+        object.__setattr__(self, "patch", tuple(int(p) for p in self.patch))
+        if len(self.patch) != 3 or min(self.patch) < 8:
+            raise ValueError(f"patch must be three sizes of at least 8 voxels, got {self.patch}")
+        for name in ("base", "levels", "batch_size", "epochs", "steps_per_epoch", "validate_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("foreground_p", "tool_p"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must lie in [0, 1), got {self.validation_fraction}")
+        if self.lr <= 0 or not 0 < self.lr_decay <= 1:
+            raise ValueError(f"lr must be > 0 and lr_decay in (0, 1], got {self.lr}, {self.lr_decay}")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+
+    @classmethod
+    def cpu(cls, **overrides: Any) -> "TrainConfig":
+        """The CPU preset (96x96x64 phantoms, 2 cores, minutes); see the module docstring."""
+        return cls(**overrides)
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> "TrainConfig":
+        """The seed paper's settings on a GPU; see the module docstring."""
+        preset = dict(base=16, levels=5, dropout=0.3, patch=(128, 128, 128), batch_size=2, epochs=300,
+                      steps_per_epoch=100, lr=5e-4, lr_decay=0.985, validate_every=10, device="cuda")
+        return cls(**{**preset, **overrides})
+
+    def network_config(self, in_channels: int) -> dict[str, Any]:
+        config: dict[str, Any] = dict(in_channels=in_channels, out_channels=1, base=self.base, levels=self.levels)
+        if self.backbone == "isensee":
+            config["dropout"] = self.dropout
+        return config
+
+    def to_plain(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["patch"] = list(self.patch)
+        return d
+
+
+@dataclass(frozen=True)
+class TrainingCase:
+    """A case cropped to its brain box, as the loop samples it.
+
+    Attributes:
+        case_id: the case's id.
+        image: float32 [M, x, y, z] modalities.
+        label: bool [x, y, z].
+        edits: (G) each tool's simulated edits in the crop's voxel coordinates; None for F.
+    """
+
+    case_id: str
+    image: np.ndarray
+    label: np.ndarray
+    edits: dict | None = None
+
+
+def split_cases(case_ids: Sequence[str], fraction: float, rng: np.random.Generator) -> dict[str, list[str]]:
+    """A random train/validation split; at least one validation case when there are two or more."""
+    ids = sorted(case_ids)
+    n_val = 0 if len(ids) < 2 or fraction == 0 else max(1, round(fraction * len(ids)))
+    order = rng.permutation(len(ids))
+    validation = sorted(ids[i] for i in order[:n_val])
+    return {"train": [i for i in ids if i not in validation], "validation": validation}
+
+
+def _crop(case: Case) -> tuple[np.ndarray, np.ndarray]:
+    box = brain_box(case.image, margin=4)
+    return np.ascontiguousarray(case.image[(slice(None), *box)]), np.ascontiguousarray(case.label[box])
+
+
+def load_training_cases(
+    refs: Sequence[CaseRef], base: NetworkMethod | None, cache: PredictionCache | None, rng: np.random.Generator,
+    progress: bool = False,
+) -> list[TrainingCase]:
+    """Read and crop the cases; for G, predict them with F (cached) and simulate edits."""
+    out = []
+    for ref in tqdm(refs, desc="loading cases" if base is None else "F predictions + edits", disable=not progress, leave=False):
+        case = ref.load()
+        image, label = _crop(case)
+        edits = None
+        if base is not None and cache is not None:
+            view = dataclasses.replace(case, image=image, label=label).without_label()
+            prediction = cache.get(case.case_id, label.shape, lambda: base.predict(view, EditHistory()))
+            edits = simulate_tool_edits(label, prediction, rng, case.spacing)
+        out.append(TrainingCase(case.case_id, image, label, edits))
+    return out
+
+
+def make_batch(cases: Sequence[TrainingCase], config: TrainConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One batch: float32 inputs [B, M (+3), *patch] and bool targets [B, 1, *patch]."""
+    inputs, targets = [], []
+    for _ in range(config.batch_size):
+        case = cases[rng.integers(len(cases))]
+        channels = case.image
+        if case.edits is not None:
+            history = sample_history(case.edits, draw_tools(rng, config.tool_p))
+            channels = np.concatenate([channels, encode(history, case.label.shape)])
+        origin = patch_origin(case.label, config.patch, rng, config.foreground_p)
+        x, y = augment(extract(channels, origin, config.patch), extract(case.label, origin, config.patch), rng,
+                       intensity_channels=case.image.shape[0])
+        inputs.append(x)
+        targets.append(y[None])
+    return np.stack(inputs), np.stack(targets)
+
+
+def validate(model: torch.nn.Module, cases: Sequence[TrainingCase], settings: InferenceSettings, with_edits: bool) -> float:
+    """Mean whole-volume Dice over ``cases``: without edits, or (G) with every tool's edits."""
+    if not cases:
+        return float("nan")
+    model.eval()
+    scores = []
+    for case in cases:
+        edits = None
+        if case.edits is not None:
+            history = sample_history(case.edits, tuple(case.edits) if with_edits else ())
+            edits = encode(history, case.label.shape)
+        logits, _ = predict_logits(model, case.image, edits, settings)
+        scores.append(dice(logits > 0, case.label))
+    model.train()
+    return float(np.mean(scores))
+
+
+def train(
+    kind: str,
+    refs: Sequence[CaseRef],
+    out: str | Path,
+    config: TrainConfig = TrainConfig(),
+    base_checkpoint: str | Path | None = None,
+    resume: str | Path | None = None,
+    progress: bool = True,
+) -> Path:
+    """Train F (``kind="base"``) or G (``kind="editor"``) and write the checkpoint ``out``.
+
+    Args:
+        kind: "base" or "editor".
+        refs: the cases (all of them; the split is drawn here, or taken from ``resume``).
+        out: checkpoint file to write.
+        config: the training settings (ignored but for ``epochs`` and ``device`` when
+            resuming: the checkpoint's own settings carry on).
+        base_checkpoint: (editor) F's checkpoint, whose predictions the edits come from.
+        resume: a checkpoint written by an earlier run of this function.
+        progress: show a tqdm bar with the loss and validation Dice.
+
+    Returns:
+        The checkpoint path.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {tuple(KINDS)}, got {kind!r}")
+    if kind == "editor" and base_checkpoint is None:
+        raise ValueError("training the editor needs F's checkpoint (--base F.pt) to simulate edits from")
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
+    out = Path(out)
+    by_id = {r.case_id: r for r in refs}
+    ckpt = load_checkpoint(resume) if resume is not None else None
+    if ckpt is not None:
+        if ckpt.training.get("kind") != kind:
+            raise ValueError(f"{resume}: a {ckpt.training.get('kind')!r} checkpoint cannot resume {kind!r} training")
+        saved = {k: v for k, v in ckpt.training["config"].items() if k in {f.name for f in dataclasses.fields(TrainConfig)}}
+        config = TrainConfig(**{**saved, "epochs": config.epochs, "device": config.device})
+        split = {k: list(v) for k, v in ckpt.split.items()}
+        missing = sorted((set(split["train"]) | set(split["validation"])) - set(by_id))
+        if missing:
+            raise ValueError(f"{resume}: its cases {missing[:5]} are not in the data folder")
+    rng = np.random.default_rng(config.seed if ckpt is None else [config.seed, ckpt.epoch])
+    if ckpt is None:
+        split = split_cases(list(by_id), config.validation_fraction, rng)
+    if not split["train"]:
+        raise ValueError("no training cases: give at least one case (two or more for a validation split)")
+
+    settings = InferenceSettings(device=config.device, amp=config.amp)
+    base = cache = None
+    base_info: dict[str, Any] = {}
+    if kind == "editor":
+        digest = file_digest(base_checkpoint)
+        base = NetworkMethod.from_checkpoint("base", base_checkpoint, settings)
+        cache = PredictionCache(Path(base_checkpoint).with_suffix(".predictions"), digest)
+        base_info = {"base_checkpoint": str(base_checkpoint), "base_sha256": digest}
+    train_cases = load_training_cases([by_id[i] for i in split["train"]], base, cache, rng, progress)
+    val_cases = load_training_cases([by_id[i] for i in split["validation"]], base, cache, rng, progress)
+    modalities = tuple(refs[0].modalities)
+    inputs = InputSpec(modalities, KINDS[kind], NORMALISATION)
+
+    with torch.random.fork_rng(devices=[torch.cuda.current_device()] if config.device == "cuda" else []):
+        torch.manual_seed(config.seed if ckpt is None else config.seed + ckpt.epoch)
+        model = make_backbone(config.backbone, **config.network_config(inputs.channels))
+        if ckpt is not None:
+            load_into(model, ckpt)
+        model.to(config.device).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        if ckpt is not None and ckpt.optimizer is not None:
+            optimizer.load_state_dict(ckpt.optimizer)
+        start = 0 if ckpt is None else ckpt.epoch
+        history = list(ckpt.training.get("history", [])) if ckpt is not None else []
+        on_cuda = config.device == "cuda"
+        step_model = torch.compile(model) if on_cuda and config.compile else model
+        scaler = torch.amp.GradScaler("cuda", enabled=on_cuda and config.amp)
+
+        def save(epoch: int) -> None:
+            training = {"kind": kind, "config": config.to_plain(), "history": history, **base_info}
+            save_checkpoint(out, model, backbone=config.backbone, config=model.config, inputs=inputs,
+                            training=training, split=split, epoch=epoch, optimizer=optimizer)
+
+        bar = tqdm(range(start, config.epochs), desc=f"train {kind}", unit="epoch", disable=not progress,
+                   initial=start, total=config.epochs)
+        val_dice = next((r["val_dice"] for r in reversed(history) if "val_dice" in r), float("nan"))
+        for epoch in bar:
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * config.lr_decay**epoch
+            losses = []
+            t0 = time.perf_counter()
+            for _ in range(config.steps_per_epoch):
+                x, y = make_batch(train_cases, config, rng)
+                x_t = torch.from_numpy(x).to(config.device)
+                y_t = torch.from_numpy(y).to(config.device)
+                with torch.autocast("cuda", dtype=torch.float16, enabled=on_cuda and config.amp):
+                    loss = soft_dice_loss(step_model(x_t), y_t)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                losses.append(float(loss.detach()))
+            record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - t0}
+            last = epoch + 1 == config.epochs
+            if (epoch + 1) % config.validate_every == 0 or last:
+                val_dice = validate(model, val_cases, settings, with_edits=False)
+                record["val_dice"] = val_dice
+                if kind == "editor":
+                    record["val_dice_edits"] = validate(model, val_cases, settings, with_edits=True)
+            history.append(record)
+            bar.set_postfix(loss=f"{record['loss']:.3f}", val_dice=f"{val_dice:.3f}")
+            if "val_dice" in record:
+                save(epoch + 1)
+    if history and not math.isfinite(history[-1]["loss"]):
+        raise FloatingPointError(f"{out}: training diverged (loss {history[-1]['loss']}); lower --lr")
+    return out

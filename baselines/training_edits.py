@@ -1,0 +1,96 @@
+"""Simulated edits for training the editing network G (the paper's E_auto, Sections 2.1, 2.3).
+
+F's prediction on each training case is compared with the ground truth by the
+training-time users (``policies.registry.make_policy(tool, "train")``: large selection
+components only, at most one long stroke, K clipped to +-0.5). Each tool's edits are
+simulated once per case; every training sample then keeps a random subset of the tools,
+the empty subset included, so that G also learns to segment without edits.
+
+F's predictions are cached on disk, one file per case, in a folder named after the
+SHA-256 of F's checkpoint file: a retrained F never serves stale predictions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.edits import TOOLS, Edit, EditHistory
+from benchmark.policy import RoundState
+from policies.registry import make_policy
+
+ToolEdits = Mapping[str, tuple[Edit, ...]]
+
+
+def file_digest(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class PredictionCache:
+    """F's binary predictions on disk: ``<folder>/<digest[:16]>/<case_id>.npz``.
+
+    Args:
+        folder: where caches live (e.g. ``F.pt``'s folder + ``F.predictions``).
+        digest: F's checkpoint digest (:func:`file_digest`).
+    """
+
+    def __init__(self, folder: str | Path, digest: str) -> None:
+        self.folder = Path(folder) / digest[:16]
+
+    def get(self, case_id: str, shape: tuple[int, int, int], compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """The cached bool [X, Y, Z] prediction of ``case_id``, computed and stored when
+        missing or of another shape."""
+        path = self.folder / f"{case_id}.npz"
+        if path.is_file():
+            with np.load(path) as stored:
+                if tuple(stored["shape"]) == tuple(shape):
+                    return np.unpackbits(stored["bits"], count=int(np.prod(shape))).reshape(shape).astype(bool)
+        prediction = np.asarray(compute(), dtype=bool)
+        if prediction.shape != tuple(shape):
+            raise ValueError(f"prediction for {case_id} has shape {prediction.shape}, expected {tuple(shape)}")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, bits=np.packbits(prediction), shape=np.asarray(shape))
+        tmp.replace(path)
+        return prediction
+
+
+def simulate_tool_edits(
+    label: np.ndarray,
+    prediction: np.ndarray,
+    rng: np.random.Generator,
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+) -> dict[str, tuple[Edit, ...]]:
+    """Each training-time tool's edits for one prediction.
+
+    Args:
+        label: bool [X, Y, Z], ground truth.
+        prediction: bool [X, Y, Z], F's prediction.
+        rng: handed to the policies.
+        spacing: voxel size in mm (the policies' size limits are in mm).
+
+    Returns:
+        {tool: edits} for every tool of ``benchmark.edits.TOOLS`` (possibly empty).
+    """
+    state = RoundState(label, prediction, EditHistory(), 1, spacing)
+    return {tool: tuple(make_policy(tool, "train").propose(state, rng)) for tool in TOOLS}
+
+
+def draw_tools(rng: np.random.Generator, tool_p: float) -> tuple[str, ...]:
+    """A random subset of the tools, each kept with probability ``tool_p`` (the empty
+    subset, a sample without edits, has probability (1 - tool_p) ** 3)."""
+    return tuple(tool for tool in TOOLS if rng.random() < tool_p)
+
+
+def sample_history(edits: ToolEdits, tools: tuple[str, ...]) -> EditHistory:
+    """One round holding the edits of ``tools`` only."""
+    kept = [e for tool in tools for e in edits[tool]]
+    return EditHistory().add(kept) if kept else EditHistory()
