@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from torch import nn
 
 from baselines.checkpoint import CheckpointError, InputSpec, build_network, load_checkpoint
@@ -51,7 +50,9 @@ class NetworkMethod:
         self.last_forward_ms = float("nan")
 
     @classmethod
-    def from_checkpoint(cls, kind: str, path: str | Path, settings: InferenceSettings = InferenceSettings()) -> "NetworkMethod":
+    def from_checkpoint(
+        cls, kind: str, path: str | Path, settings: InferenceSettings = InferenceSettings()
+    ) -> "NetworkMethod":
         """Load ``path`` as method ``kind`` ("base" or "editor"), named ``kind:<file stem>``.
 
         Raises:
@@ -63,10 +64,10 @@ class NetworkMethod:
             raise ValueError(f"network method kind must be one of {tuple(KINDS)}, got {kind!r}")
         ckpt = load_checkpoint(path)
         if ckpt.inputs.edit_channels != KINDS[kind]:
-            other = next(k for k, n in KINDS.items() if n == ckpt.inputs.edit_channels) if ckpt.inputs.edit_channels in KINDS.values() else "unknown"
+            fits = [k for k, n in KINDS.items() if n == ckpt.inputs.edit_channels]
+            hint = f"; use {fits[0]}={path}" if fits else ""
             raise CheckpointError(
-                f"{path}: has {ckpt.inputs.describe()}, a {other!r} network; "
-                f"method {kind!r} needs {KINDS[kind]} edit channels (use {other}={path})"
+                f"{path}: has {ckpt.inputs.describe()}, but method {kind!r} needs {KINDS[kind]} edit channels{hint}"
             )
         model = build_network(ckpt).to(settings.device)
         return cls(model, ckpt.inputs, f"{kind}:{Path(path).stem}", settings)

@@ -14,12 +14,16 @@ with the optimiser state, so ``resume`` carries on from the last one written.
 
 Presets (see :meth:`TrainConfig.cpu` and :meth:`TrainConfig.paper`):
 
-- ``cpu``: for the embedded phantoms at 96x96x64 on 2 CPU cores. Isensee network with
-  base 8 and 4 levels, 48^3 patches, batch 2, 40 epochs of 10 steps, lr 2e-3 (the
-  paper's 5e-4 is too slow for so few steps). A few minutes per network.
+- ``cpu``: for the embedded phantoms (``simedit synth --shape 96 96 64``) on 2 CPU
+  cores. Isensee network with base 8 and 4 levels, 48^3 patches, batch 2, 40 epochs of
+  10 steps, lr 2e-3 (the paper's 5e-4 is too slow for 400 steps); G starts from F's
+  weights; the training users' size limits are scaled to the phantoms (selection from
+  100 mm^3, strokes from 4 voxels). About 0.65 s
+  per sample on 2 idle cores, so 4-5 minutes per network (longer on a busy machine).
 - ``paper``: Isensee et al. 2017 as the seed paper used it, for a GPU: base 16, 5
   levels, dropout 0.3, 128^3 patches, batch 2, 300 epochs of 100 steps, lr 5e-4 x0.985
-  per epoch, mixed precision and ``torch.compile``.
+  per epoch, G trained from scratch with the training users' own limits, mixed precision
+  and ``torch.compile``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +74,18 @@ class TrainConfig:
             when there are two or more cases).
         validate_every: epochs between validations and checkpoint writes.
         tool_p: (G) chance that each tool's edits are in a sample.
+        selection_min_size: (G) smallest error component, in mm^3, that the training
+            selection user clicks; None: its training default (500 mm^3, sized for
+            BraTS). The phantoms of the cpu preset squeeze a brain into 96x96x64 "1 mm"
+            voxels, about 15 times less volume than BraTS, hence 100 there.
+        brush_min_length: (G) shortest stroke, in voxels, the training brush user
+            draws; None: its training default (10, sized for BraTS; 4 on the phantoms,
+            2.5 times smaller along each axis).
+        init_from_base: (G) start from F's weights (:func:`init_from_base`) instead of
+            at random: G then keeps F's segmentation from the first step and only has
+            to learn the edits, which is what makes G trainable in minutes on a CPU.
+            The paper trains G from scratch (``paper`` preset: False); needs the same
+            backbone and config for F and G.
         seed: seeds the split, weights, sampling and dropout.
         device: "cpu" or "cuda".
         amp: mixed precision (used on CUDA only).
@@ -90,6 +106,9 @@ class TrainConfig:
     validation_fraction: float = 0.2
     validate_every: int = 5
     tool_p: float = 0.5
+    init_from_base: bool = True
+    selection_min_size: float | None = 100.0
+    brush_min_length: int | None = 4
     seed: int = 0
     device: str = "cpu"
     amp: bool = True
@@ -123,7 +142,8 @@ class TrainConfig:
     def paper(cls, **overrides: Any) -> "TrainConfig":
         """The seed paper's settings on a GPU; see the module docstring."""
         preset = dict(base=16, levels=5, dropout=0.3, patch=(128, 128, 128), batch_size=2, epochs=300,
-                      steps_per_epoch=100, lr=5e-4, lr_decay=0.985, validate_every=10, device="cuda")
+                      steps_per_epoch=100, lr=5e-4, lr_decay=0.985, validate_every=10, init_from_base=False,
+                      selection_min_size=None, brush_min_length=None, device="cuda")
         return cls(**{**preset, **overrides})
 
     def network_config(self, in_channels: int) -> dict[str, Any]:
@@ -131,6 +151,15 @@ class TrainConfig:
         if self.backbone == "isensee":
             config["dropout"] = self.dropout
         return config
+
+    def policy_options(self) -> dict[str, dict[str, Any]]:
+        """Keyword arguments for the training-time tool policies that differ from their defaults."""
+        options: dict[str, dict[str, Any]] = {}
+        if self.selection_min_size is not None:
+            options["selection"] = {"min_size": self.selection_min_size}
+        if self.brush_min_length is not None:
+            options["brush"] = {"min_length": self.brush_min_length}
+        return options
 
     def to_plain(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -171,7 +200,7 @@ def _crop(case: Case) -> tuple[np.ndarray, np.ndarray]:
 
 def load_training_cases(
     refs: Sequence[CaseRef], base: NetworkMethod | None, cache: PredictionCache | None, rng: np.random.Generator,
-    progress: bool = False,
+    policy_options: Mapping[str, Mapping[str, Any]] | None = None, progress: bool = False,
 ) -> list[TrainingCase]:
     """Read and crop the cases; for G, predict them with F (cached) and simulate edits."""
     out = []
@@ -182,7 +211,7 @@ def load_training_cases(
         if base is not None and cache is not None:
             view = dataclasses.replace(case, image=image, label=label).without_label()
             prediction = cache.get(case.case_id, label.shape, lambda: base.predict(view, EditHistory()))
-            edits = simulate_tool_edits(label, prediction, rng, case.spacing)
+            edits = simulate_tool_edits(label, prediction, rng, case.spacing, policy_options)
         out.append(TrainingCase(case.case_id, image, label, edits))
     return out
 
@@ -202,6 +231,30 @@ def make_batch(cases: Sequence[TrainingCase], config: TrainConfig, rng: np.rando
         inputs.append(x)
         targets.append(y[None])
     return np.stack(inputs), np.stack(targets)
+
+
+def init_from_base(model: torch.nn.Module, base: torch.nn.Module) -> None:
+    """Start G from F's weights: every parameter of the same shape is copied; the first
+    convolution, which G widens with the edit channels, gets F's weights for the
+    modalities and zeros for the edit channels, so G starts out computing F exactly.
+
+    Raises:
+        ValueError: the two networks differ in more than their input channels.
+    """
+    theirs = base.state_dict()
+    ours = model.state_dict()
+    if set(theirs) != set(ours):
+        raise ValueError("init_from_base: F and G must be the same backbone with the same config but for in_channels")
+    with torch.no_grad():
+        for name, value in ours.items():
+            source = theirs[name]
+            if source.shape == value.shape:
+                value.copy_(source)
+            elif source.ndim == value.ndim >= 2 and source.shape[0] == value.shape[0] and source.shape[2:] == value.shape[2:]:
+                value.zero_()
+                value[:, : source.shape[1]] = source
+            else:
+                raise ValueError(f"init_from_base: {name} is {tuple(source.shape)} in F, {tuple(value.shape)} in G")
 
 
 def validate(model: torch.nn.Module, cases: Sequence[TrainingCase], settings: InferenceSettings, with_edits: bool) -> float:
@@ -277,8 +330,9 @@ def train(
         base = NetworkMethod.from_checkpoint("base", base_checkpoint, settings)
         cache = PredictionCache(Path(base_checkpoint).with_suffix(".predictions"), digest)
         base_info = {"base_checkpoint": str(base_checkpoint), "base_sha256": digest}
-    train_cases = load_training_cases([by_id[i] for i in split["train"]], base, cache, rng, progress)
-    val_cases = load_training_cases([by_id[i] for i in split["validation"]], base, cache, rng, progress)
+    policy_options = config.policy_options()
+    train_cases = load_training_cases([by_id[i] for i in split["train"]], base, cache, rng, policy_options, progress)
+    val_cases = load_training_cases([by_id[i] for i in split["validation"]], base, cache, rng, policy_options, progress)
     modalities = tuple(refs[0].modalities)
     inputs = InputSpec(modalities, KINDS[kind], NORMALISATION)
 
@@ -287,6 +341,8 @@ def train(
         model = make_backbone(config.backbone, **config.network_config(inputs.channels))
         if ckpt is not None:
             load_into(model, ckpt)
+        elif base is not None and config.init_from_base:
+            init_from_base(model, base.model)
         model.to(config.device).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         if ckpt is not None and ckpt.optimizer is not None:

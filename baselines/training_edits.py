@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -68,6 +69,7 @@ def simulate_tool_edits(
     prediction: np.ndarray,
     rng: np.random.Generator,
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, tuple[Edit, ...]]:
     """Each training-time tool's edits for one prediction.
 
@@ -76,12 +78,15 @@ def simulate_tool_edits(
         prediction: bool [X, Y, Z], F's prediction.
         rng: handed to the policies.
         spacing: voxel size in mm (the policies' size limits are in mm).
+        options: per tool, keyword arguments for its policy (e.g.
+            ``{"selection": {"min_size": 100.0}}``); the training-mode defaults otherwise.
 
     Returns:
         {tool: edits} for every tool of ``benchmark.edits.TOOLS`` (possibly empty).
     """
     state = RoundState(label, prediction, EditHistory(), 1, spacing)
-    return {tool: tuple(make_policy(tool, "train").propose(state, rng)) for tool in TOOLS}
+    options = options or {}
+    return {tool: tuple(make_policy(tool, "train", **options.get(tool, {})).propose(state, rng)) for tool in TOOLS}
 
 
 def draw_tools(rng: np.random.Generator, tool_p: float) -> tuple[str, ...]:

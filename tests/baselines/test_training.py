@@ -68,3 +68,22 @@ def test_train_base_then_editor_then_resume(phantoms, tmp_path):
     assert r.epoch == 3 and r.split == g.split and len(r.training["history"]) == 3
     with pytest.raises(ValueError, match="cannot resume"):
         train("base", phantoms, tmp_path / "F2.pt", TrainConfig(**TINY), resume=g_path, progress=False)
+
+
+def test_editor_initialised_from_base_computes_base_until_edited():
+    from baselines.networks import make_backbone
+    from baselines.training import init_from_base
+
+    torch.manual_seed(0)
+    f = make_backbone("isensee", in_channels=4, base=4, levels=3, dropout=0.0).eval()
+    g = make_backbone("isensee", in_channels=7, base=4, levels=3, dropout=0.0).eval()
+    init_from_base(g, f)
+    x = torch.randn(1, 4, 16, 16, 16)
+    edits = torch.zeros(1, 3, 16, 16, 16)
+    torch.testing.assert_close(g(torch.cat([x, edits], 1)), f(x))
+    edits[0, 0, 6:10, 6:10, 6:10] = 1.0
+    g(torch.cat([x, edits], 1)).square().mean().backward()
+    first = g.encoder[0].entry.weight
+    assert first[:, 4:].abs().max() == 0 and first.grad[:, 4].abs().max() > 0  # zero, but learning
+    with pytest.raises(ValueError, match="same backbone"):
+        init_from_base(g, make_backbone("isensee", in_channels=4, base=4, levels=2, dropout=0.0))
