@@ -5,10 +5,11 @@ from __future__ import annotations
 from torch import nn
 
 from baselines.networks.isensee import IsenseeNet
+from baselines.networks.pnet import PNet
 from baselines.networks.unet3d import UNet3D
 from benchmark.names import unknown_name
 
-BACKBONES: dict[str, type[nn.Module]] = {"isensee": IsenseeNet, "unet3d": UNet3D}
+BACKBONES: dict[str, type[nn.Module]] = {"isensee": IsenseeNet, "unet3d": UNet3D, "pnet": PNet}
 
 
 def backbone_error(name: str) -> str:
