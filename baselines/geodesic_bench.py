@@ -11,14 +11,20 @@ voxel), so every implementation also runs on a central crop of the same image
 :func:`baselines.geodesic_reference.geodesic_dijkstra` there: the largest absolute
 difference over both maps. On the full volume each library is also compared with ours.
 
-FastGeodis (``generalised_geodesic3d(image, softmask, spacing, v, lamb, iterations)``,
-softmask 0 at seeds) approximates the same distance as ours. GeodisTK
-(``geodesic3d_raster_scan(I, S, spacing, lamb, iter)``, S 1 at seeds; checked on 0.1.7)
-defines another step cost, |step| / ((1 - lamb) + lamb / (|dI| + 1e-5)): at lambda 1
-the step length times the intensity difference, where ours takes the difference alone.
-So it is measured against exact Dijkstra under its own cost, and its maps are not
-compared with ours value by value. Both libraries are optional, reported when
-importable, and never required by simedit.
+The three define the step cost between 26-neighbours (length L in mm, intensity
+difference g) differently, checked on the installed FastGeodis 1.0.5 and GeodisTK 0.1.7
+by letting them converge to exact Dijkstra under each formula:
+
+- ours: sqrt((1 - lamb) L^2 + lamb g^2);
+- FastGeodis (``generalised_geodesic3d(image, softmask, spacing, v, lamb, iterations)``,
+  softmask 0 at seeds): (1 - lamb) L + lamb g, the same as ours at lambda 0 and 1;
+- GeodisTK (``geodesic3d_raster_scan(I, S, spacing, lamb, iter)``, S 1 at seeds):
+  L / ((1 - lamb) + lamb / (g + 1e-5)), the same as ours at lambda 0 only (at lambda 1
+  it is L g: the step length times the difference).
+
+So each is measured against exact Dijkstra under its own cost, and its maps are
+compared with ours only at the lambdas where the costs agree. Both libraries are
+optional, reported when importable, and never required by simedit.
 """
 
 from __future__ import annotations
@@ -59,22 +65,26 @@ class Implementation:
         name: as printed.
         run: the transform (both seed sets in one call or two).
         exact: exact Dijkstra under the same step cost.
-        same_cost_as_ours: whether its maps are comparable with ours value by value.
+        same_cost_as_ours_at: the lambdas at which its step cost equals ours (None: all),
+            where its maps are compared with ours value by value.
     """
 
     name: str
     run: Transform
     exact: Exact
-    same_cost_as_ours: bool = True
+    same_cost_as_ours_at: tuple[float, ...] | None = None
+
+    def same_cost_as_ours(self, lamb: float) -> bool:
+        return self.same_cost_as_ours_at is None or lamb in self.same_cost_as_ours_at
 
 
-def geodistk_dijkstra(image: np.ndarray, seeds: np.ndarray, spacing: Sequence[float], lamb: float) -> np.ndarray:
-    """Exact shortest paths over the 26-neighbour graph under GeodisTK's step cost.
+def exact_dijkstra(image: np.ndarray, seeds: np.ndarray, spacing: Sequence[float],
+                   step_cost: Callable[[float, np.ndarray], np.ndarray]) -> np.ndarray:
+    """Exact shortest paths over the 26-neighbour graph under any step cost.
 
     Args:
         image: float [X, Y, Z]; seeds: bool [X, Y, Z]; spacing: mm along X, Y, Z.
-        lamb: GeodisTK's lambda; a step of length L (mm) between voxels whose values
-            differ by g costs L / ((1 - lamb) + lamb / (g + 1e-5)).
+        step_cost: (step length in mm, |intensity difference| array) -> cost array.
 
     Returns:
         float64 [X, Y, Z], 0 at seeds.
@@ -89,13 +99,22 @@ def geodistk_dijkstra(image: np.ndarray, seeds: np.ndarray, spacing: Sequence[fl
         source = tuple(slice(max(-o, 0), n - max(o, 0)) for o, n in zip(offset, shape))
         target = tuple(slice(max(o, 0), n - max(-o, 0)) for o, n in zip(offset, shape))
         length = math.sqrt(sum((o * s) ** 2 for o, s in zip(offset, spacing)))
-        speed = (1.0 - lamb) + lamb / (np.abs(image[source] - image[target]) + 1e-5)
         tails.append(index[source].ravel())
         heads.append(index[target].ravel())
-        weights.append((length / speed).ravel())
+        weights.append(step_cost(length, np.abs(image[source] - image[target])).ravel())
     graph = csr_array((np.concatenate(weights), (np.concatenate(tails), np.concatenate(heads))),
                       shape=(image.size, image.size))
     return dijkstra(graph, directed=True, indices=np.flatnonzero(seeds), min_only=True).reshape(shape)
+
+
+def fastgeodis_dijkstra(image: np.ndarray, seeds: np.ndarray, spacing: Sequence[float], lamb: float) -> np.ndarray:
+    """Exact distance under FastGeodis's step cost, (1 - lamb) * length + lamb * |dI|."""
+    return exact_dijkstra(image, seeds, spacing, lambda length, diff: (1.0 - lamb) * length + lamb * diff)
+
+
+def geodistk_dijkstra(image: np.ndarray, seeds: np.ndarray, spacing: Sequence[float], lamb: float) -> np.ndarray:
+    """Exact distance under GeodisTK's step cost, length / ((1 - lamb) + lamb / (|dI| + 1e-5))."""
+    return exact_dijkstra(image, seeds, spacing, lambda length, diff: length / ((1.0 - lamb) + lamb / (diff + 1e-5)))
 
 
 def _ours(image, seeds, spacing, lamb, iterations) -> np.ndarray:
@@ -134,9 +153,9 @@ def available_implementations() -> list[Implementation]:
         except ImportError:
             continue
         if module_name == "FastGeodis":
-            found.append(Implementation(name, _fastgeodis(module), geodesic_dijkstra))
+            found.append(Implementation(name, _fastgeodis(module), fastgeodis_dijkstra, (0.0, 1.0)))
         else:
-            found.append(Implementation(name, _geodistk(module), geodistk_dijkstra, same_cost_as_ours=False))
+            found.append(Implementation(name, _geodistk(module), geodistk_dijkstra, (0.0,)))
     return found
 
 
@@ -207,7 +226,7 @@ def bench_geodesic(shape: Sequence[int] = (240, 240, 155), seeds: int = 5, lamb:
         approx = impl.run(small, small_sets, spacing, lamb, iterations)
         ours = full if ours is None else ours
         rows.append({"name": impl.name, "seconds": seconds, "max_error": float(np.max(np.abs(approx - exact))),
-                     "max_diff_vs_ours": float(np.max(np.abs(full - ours))) if impl.same_cost_as_ours else None})
+                     "max_diff_vs_ours": float(np.max(np.abs(full - ours))) if impl.same_cost_as_ours(lamb) else None})
     names = {impl.name for impl in implementations}
     return {"shape": shape, "crop": tuple(small.shape), "seeds": seeds, "lamb": lamb, "iterations": iterations,
             "repeats": repeats, "rows": rows, "missing": [n for n in OPTIONAL if n not in names]}

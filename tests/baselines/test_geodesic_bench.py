@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from baselines.geodesic_bench import (OPTIONAL, Implementation, available_implementations, bench_geodesic,
-                                      bench_geodesic_cmd, bench_input, geodistk_dijkstra)
+                                      bench_geodesic_cmd, bench_input, fastgeodis_dijkstra, geodistk_dijkstra)
 from baselines.geodesic_reference import geodesic_dijkstra
 
 
@@ -23,6 +23,18 @@ def test_geodistk_cost_by_hand_and_spatial_limit():
     # lambda 0: both costs are the step length in mm.
     np.testing.assert_allclose(geodistk_dijkstra(image, sets[0], (1.0, 2.0, 1.5), 0.0),
                                geodesic_dijkstra(image, sets[0], (1.0, 2.0, 1.5), 0.0), rtol=1e-9)
+
+
+def test_fastgeodis_cost_is_a_linear_mix_equal_to_ours_at_the_ends():
+    image, sets = bench_input((9, 8, 7), 2, np.random.default_rng(0))
+    spacing = (1.0, 2.0, 1.5)
+    for lamb in (0.0, 1.0):
+        np.testing.assert_allclose(fastgeodis_dijkstra(image, sets[0], spacing, lamb),
+                                   geodesic_dijkstra(image, sets[0], spacing, lamb), rtol=1e-9, atol=1e-12)
+    line = np.array([0.0, 3.0, 7.0], np.float32)[:, None, None]
+    seeds = np.array([True, False, False])[:, None, None]
+    # Along a line of 1 mm steps: 0.5 x 1 + 0.5 x 3, then 0.5 x 1 + 0.5 x 4.
+    np.testing.assert_allclose(fastgeodis_dijkstra(line, seeds, (1.0, 1.0, 1.0), 0.5).ravel(), [0.0, 2.0, 4.5])
 
 
 def test_bench_reports_time_and_error_of_each_implementation():
