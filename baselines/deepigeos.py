@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.checkpoint import CheckpointError, InputSpec, build_network, load_checkpoint
+from baselines.checkpoint import CheckpointError, build_network, load_checkpoint
 from baselines.deepigeos_seeds import Seeds
 from baselines.geodesic import geodesic_distance
 from baselines.inference import InferenceSettings, predict_logits
@@ -215,7 +215,9 @@ class DeepIGeoS:
         try:
             return np.stack([image.channel(m) for m in self.modalities]).astype(np.float32, copy=False)
         except KeyError as err:
-            raise ValueError(f"{self.name}: {err.args[0]}; the networks were trained on {list(self.modalities)}") from None
+            raise ValueError(
+                f"{self.name}: {err.args[0]}; the networks were trained on {list(self.modalities)}"
+            ) from None
 
     def proposal(self, image: CaseImage) -> np.ndarray:
         """bool [X, Y, Z]: P-Net's segmentation, computed once per image array."""

@@ -35,10 +35,11 @@ class Seeds:
     background: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.foreground.shape != self.background.shape or self.foreground.dtype != bool or self.background.dtype != bool:
+        fg, bg = self.foreground, self.background
+        if fg.shape != bg.shape or fg.dtype != bool or bg.dtype != bool:
             raise ValueError(
                 f"Seeds: foreground and background must be bool arrays of one shape, got "
-                f"{self.foreground.dtype} {self.foreground.shape} and {self.background.dtype} {self.background.shape}"
+                f"{fg.dtype} {fg.shape} and {bg.dtype} {bg.shape}"
             )
 
     @property

@@ -127,7 +127,8 @@ def _fastgeodis(module) -> Transform:
         maps = []
         for s in seeds:
             softmask = torch.from_numpy((~s).astype(np.float32))[None, None]
-            maps.append(module.generalised_geodesic3d(x, softmask, list(spacing), _FASTGEODIS_V, lamb, iterations)[0, 0])
+            distance = module.generalised_geodesic3d(x, softmask, list(spacing), _FASTGEODIS_V, lamb, iterations)
+            maps.append(distance[0, 0])
         return torch.stack(maps).numpy()
 
     return run
@@ -250,7 +251,8 @@ def bench_geodesic_cmd(shape, seeds, lamb, iterations, repeats, crop, seed) -> N
     x, y, z = r["shape"]
     click.echo(f"geodesic transform, fore- and background maps ({r['seeds']} seeds each), {x}x{y}x{z}, "
                f"lambda {r['lamb']}, {r['iterations']} iterations, CPU, median of {r['repeats']}")
-    click.echo(f"max error against exact 26-neighbour Dijkstra (under each one's own step cost) on a {'x'.join(map(str, r['crop']))} crop")
+    crop = "x".join(map(str, r["crop"]))
+    click.echo(f"max error against exact 26-neighbour Dijkstra (under each one's own step cost) on a {crop} crop")
     ours = r["rows"][0]["seconds"]
     for row in r["rows"]:
         diff = "another step cost" if row["max_diff_vs_ours"] is None else f"{row['max_diff_vs_ours']:.3f}"
