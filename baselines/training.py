@@ -54,6 +54,8 @@ from benchmark.edits import Edit, EditHistory, encode
 from benchmark.io import CaseRef
 from benchmark.metrics import dice
 
+#: The backbones the paper uses for F and G (configured by base and levels).
+U_NETS = ("isensee", "unet3d")
 NORMALISATION = "z-score over brain voxels (non-zero), per modality; background 0"
 
 
@@ -119,6 +121,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.backbone not in BACKBONES:
             raise ValueError(backbone_error(self.backbone))
+        if self.backbone not in U_NETS:
+            raise ValueError(f"F and G are U-Nets: backbone must be one of {U_NETS}, got {self.backbone!r}")
         object.__setattr__(self, "patch", tuple(int(p) for p in self.patch))
         if len(self.patch) != 3 or min(self.patch) < 8:
             raise ValueError(f"patch must be three sizes of at least 8 voxels, got {self.patch}")

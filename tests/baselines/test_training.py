@@ -46,6 +46,8 @@ def test_presets():
     assert TrainConfig.cpu(epochs=3).epochs == 3
     with pytest.raises(ValueError, match="backbone"):
         TrainConfig(backbone="isensse")
+    with pytest.raises(ValueError, match="U-Nets"):
+        TrainConfig(backbone="pnet")
 
 
 @pytest.mark.slow
@@ -87,3 +89,23 @@ def test_editor_initialised_from_base_computes_base_until_edited():
     assert first[:, 4:].abs().max() == 0 and first.grad[:, 4].abs().max() > 0  # zero, but learning
     with pytest.raises(ValueError, match="same backbone"):
         init_from_base(g, make_backbone("isensee", in_channels=4, base=4, levels=2, dropout=0.0))
+
+
+@pytest.mark.slow
+def test_cli_trains_base_and_benchmarks_the_backbones(phantoms, tmp_path):
+    from click.testing import CliRunner
+
+    from baselines.train_cli import bench_model
+    from benchmark.cli import main
+
+    data = str(phantoms[0].image_paths[0].parent.parent)
+    out = tmp_path / "F.pt"
+    args = ["train", "base", "--data", data, "--out", str(out), "--epochs", "1", "--steps", "1",
+            "--patch", "24", "24", "24", "--base-channels", "4", "--case", phantoms[0].case_id]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint(out).split == {"train": (phantoms[0].case_id,), "validation": ()}
+    bad = CliRunner().invoke(main, ["train", "editor", "--data", data, "--out", str(tmp_path / "G.pt")])
+    assert bad.exit_code != 0 and "--base" in bad.output
+    rows = bench_model((32, 32, 32), "cpu", repeats=1)
+    assert [name for name, _, _ in rows] == ["isensee", "unet3d"] and all(ms > 0 for _, _, ms in rows)
