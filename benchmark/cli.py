@@ -67,7 +67,9 @@ def edits(prediction: Path, label: Path, tool: str, mode: str, seed: int) -> Non
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of cases (BraTS 2018/2021/2023, MSD Task01 or nnU-Net v2 raw).")
 @click.option("--method", "methods", multiple=True, required=True, help="Method spec; repeat for several.")
-@click.option("--user", "users", multiple=True, required=True, help=f"Simulated user ({', '.join(TOOL_CHOICES)}); repeat for several.")
+@click.option("--user", "users", multiple=True, required=True,
+              help=f"Simulated user ({', '.join(TOOL_CHOICES)}), with options as NAME:KEY=VALUE,... "
+                   "(e.g. multi:target_dice=0.95); repeat for several.")
 @click.option("--rounds", default=5, show_default=True, help="Editing rounds after the initial prediction.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Results folder.")
 @click.option("--seed", default=0, show_default=True)

@@ -119,7 +119,8 @@ def run_case(ref: CaseRef, sessions: list[tuple[str, str, str]], config: RunConf
         try:
             method = _method(spec, config.method_options)
             user = make_policy(user_name, config.user_mode)
-            result = run_session(case, method, user, config.session, session_rng(config.seed, *key))
+            result = run_session(case, method, user, config.session, session_rng(config.seed, *key),
+                                 user_name=user_name)
         except Exception as error:  # noqa: BLE001 - a broken session fails alone
             outcomes.append((_failed(key, error, time.perf_counter() - t0), (), []))
             continue

@@ -91,7 +91,7 @@ def _predict(method: Method, image, history: EditHistory, shape) -> tuple[np.nda
 
 
 def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
-                rng: np.random.Generator) -> SessionResult:
+                rng: np.random.Generator, *, user_name: str | None = None) -> SessionResult:
     """Run the editing loop on one case.
 
     Args:
@@ -100,6 +100,8 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
         user: the simulated user.
         config: budget, stopping target, metrics.
         rng: the session's random generator, handed to the user each round.
+        user_name: the user's name in the rows (default ``user.name``; the runner
+            passes the full spec, e.g. ``multi:target_dice=0.95``).
     """
     image = case.without_label()
     shape = case.label.shape
@@ -109,7 +111,7 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
 
     def row(r: int, pred: np.ndarray, edits: tuple[Edit, ...], user_ms: float, times: tuple[float, float]) -> RoundRecord:
         return RoundRecord(
-            case=case.case_id, method=method.name, user=user.name, round=r,
+            case=case.case_id, method=method.name, user=user_name or user.name, round=r,
             dice=dice(pred, case.label),
             hd95=hd95(pred, case.label, case.spacing) if config.hd95 else float("nan"),
             n_edits=len(history), tools=";".join(e.tool for e in edits),

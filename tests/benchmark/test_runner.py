@@ -96,3 +96,12 @@ def test_initial_masks_from_a_folder(tmp_path):
     run(config(tmp_path, users=("selection",), method_options=MethodOptions(initial=tmp_path / "init")), progress=False)
     rounds = read_rounds(tmp_path / "out")
     assert rounds.loc[rounds["round"] == 0, "dice"].item() == pytest.approx(1.0)
+
+
+def test_user_options_name_the_rows(tmp_path):
+    write_cases(tmp_path / "data", n=1)
+    run(config(tmp_path, users=("selection:max_clicks=1",)), progress=False)
+    rounds = read_rounds(tmp_path / "out")
+    assert set(rounds.user) == {"selection:max_clicks=1"}
+    assert (rounds.n_edits == rounds["round"]).all()  # one click per round
+    assert run(config(tmp_path, users=("selection:max_clicks=1",)), progress=False).skipped == 1

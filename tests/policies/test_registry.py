@@ -34,3 +34,18 @@ def test_unknown_name_without_a_close_match_lists_the_names():
 def test_bad_mode_suggests_the_closest():
     with pytest.raises(ValueError, match="unknown mode 'tset'; did you mean 'test'"):
         make_policy("selection", "tset")
+
+
+def test_user_specs_carry_constructor_options():
+    from policies.registry import parse_user_spec
+
+    assert parse_user_spec("multi:target_dice=0.95,max_edits_per_round=2") == (
+        "multi", {"target_dice": 0.95, "max_edits_per_round": 2})
+    assert make_policy("multi:target_dice=0.95").target_dice == 0.95
+    assert make_policy("selection:max_clicks=1", "train").max_clicks == 1
+    with pytest.raises(ValueError, match="did you mean 'target_dice'"):
+        make_policy("multi:target=0.9")
+    with pytest.raises(ValueError, match="NAME:KEY=VALUE"):
+        make_policy("multi:0.9")
+    with pytest.raises(ValueError, match="unknown option"):
+        make_policy("ritm:radius=2")
