@@ -55,9 +55,3 @@ def make_method(spec: str, options: MethodOptions = MethodOptions()) -> Method:
         return NetworkMethod.from_checkpoint(name, arg, InferenceSettings(device=options.device))
     raise AssertionError(f"method {name!r} is listed but not built")  # pragma: no cover
 
-
-def check_method_spec(spec: str) -> None:
-    """Raise ValueError for an unknown method name, without building anything."""
-    name = spec.partition("=")[0]
-    if name not in METHOD_NAMES:
-        raise ValueError(_did_you_mean(name, METHOD_NAMES))

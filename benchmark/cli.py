@@ -81,8 +81,14 @@ def edits(prediction: Path, label: Path, tool: str, mode: str, seed: int) -> Non
               help="Folder of first segmentations <case_id>.nii.gz for manual-paint (default: FLAIR threshold).")
 @click.option("--case", "cases", multiple=True, help="Run only these case ids.")
 @click.option("--no-hd95", is_flag=True, help="Skip HD95 (faster).")
-def run(data, methods, users, rounds, out, seed, jobs, layout, mode, target_dice, initial, cases, no_hd95) -> None:
-    """Run every case x method x user session and write the results table to OUT."""
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="Where network methods run.")
+def run(data, methods, users, rounds, out, seed, jobs, layout, mode, target_dice, initial, cases, no_hd95,
+        device) -> None:
+    """Run every case x method x user session and write the results table to OUT.
+
+    Methods: manual-paint, base=F.pt and editor=G.pt (from `simedit train`).
+    """
     from baselines.registry import MethodOptions
     from benchmark.runner import RunConfig, run as run_all
     from benchmark.session import SessionConfig
@@ -91,7 +97,7 @@ def run(data, methods, users, rounds, out, seed, jobs, layout, mode, target_dice
         config = RunConfig(
             data=data, out=out, methods=tuple(methods), users=tuple(users), user_mode=mode,
             session=SessionConfig(max_rounds=rounds, target_dice=target_dice, hd95=not no_hd95),
-            seed=seed, jobs=jobs, layout=layout, method_options=MethodOptions(initial=initial),
+            seed=seed, jobs=jobs, layout=layout, method_options=MethodOptions(initial=initial, device=device),
             cases=tuple(cases) or None,
         )
         summary = run_all(config)
