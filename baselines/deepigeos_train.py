@@ -25,7 +25,7 @@ Presets (:meth:`DeepIGeoSConfig.cpu`, :meth:`DeepIGeoSConfig.paper`):
   train, 4 validation), one torch thread on the shared machine: 10 minutes for both
   networks (1.7-2.4 s a step); validation Dice 0.79 (P-Net) and 0.87 (R-Net with
   simulated seeds). Set OMP_NUM_THREADS=1 there: with two threads on a busy 2-core
-  machine a training step of this network ran ~50x slower.
+  machine a training step of this network ran 20-70x slower.
 - ``paper``: for a GPU, at the size of the HITLAB-DeepIGeoS BraTS reimplementation: 16
   features per block, dropout 0.5, 96x96x96 patches, batch 2, 100 epochs of 100 steps
   per network, lr 1e-3, mixed precision.
