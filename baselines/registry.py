@@ -8,7 +8,7 @@ from pathlib import Path
 from benchmark.method import Method
 from benchmark.names import unknown_name
 
-METHOD_NAMES = ("manual-paint", "base", "editor")
+METHOD_NAMES = ("manual-paint", "base", "editor", "deepigeos")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ def make_method(spec: str, options: MethodOptions = MethodOptions()) -> Method:
     """Build a method from its spec: ``NAME`` or ``NAME=CHECKPOINT`` for networks.
 
     The networks ``base`` (F) and ``editor`` (G) are named ``base:<checkpoint stem>`` and
-    ``editor:<checkpoint stem>`` in result tables, so two checkpoints of one kind differ.
+    ``editor:<checkpoint stem>`` in result tables, so two checkpoints of one kind differ;
+    ``deepigeos=PATH`` is "DeepIGeoS (no CRF)".
     """
     name, _, arg = spec.partition("=")
     if name not in METHOD_NAMES:
@@ -53,5 +54,12 @@ def make_method(spec: str, options: MethodOptions = MethodOptions()) -> Method:
         if not arg:
             raise ValueError(f"method {name!r} needs its checkpoint: {name}=PATH.pt (from `simedit train {name}`)")
         return NetworkMethod.from_checkpoint(name, arg, InferenceSettings(device=options.device))
+    if name == "deepigeos":
+        from baselines.deepigeos import DeepIGeoS
+        from baselines.inference import InferenceSettings
+
+        if not arg:
+            raise ValueError("method 'deepigeos' needs its R-Net checkpoint: deepigeos=PATH.pt (from `simedit train deepigeos`)")
+        return DeepIGeoS.from_checkpoint(arg, InferenceSettings(device=options.device))
     raise AssertionError(f"method {name!r} is listed but not built")  # pragma: no cover
 

@@ -62,7 +62,7 @@ def _run(kind: str, base: Path | None, data, out, preset, backbone, epochs, step
 
 @click.group()
 def train() -> None:
-    """Train the paper's base network F or editing network G."""
+    """Train the paper's base network F, its editing network G, or the DeepIGeoS baseline."""
 
 
 @train.command("base")

@@ -205,9 +205,13 @@ def demo(out: Path, cases: int, shape, rounds: int, jobs: int, seed: int) -> Non
     _print_summary(summary)
 
 
-from baselines.train_cli import train  # noqa: E402 - registered after the core commands
+from baselines.deepigeos_train import deepigeos as train_deepigeos  # noqa: E402 - registered after the core commands
+from baselines.geodesic_bench import bench_geodesic_cmd  # noqa: E402
+from baselines.train_cli import train  # noqa: E402
 
+train.add_command(train_deepigeos)
 main.add_command(train)
+bench.add_command(bench_geodesic_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -179,6 +179,13 @@ def plan(config: RunConfig) -> tuple[list[tuple[CaseRef, list[tuple[str, str, st
     if not refs:
         raise ValueError(f"{config.data}: no cases found")
     names = {spec: make_method(spec, config.method_options).name for spec in config.methods}
+    table_names = [names[spec] for spec in config.methods]
+    clash = sorted({n for n in table_names if table_names.count(n) > 1})
+    if clash:
+        raise ValueError(f"two methods share the table name {clash[0]!r}; give their checkpoints different "
+                         "file names, or run them into separate --out folders")
+    if len(set(config.users)) < len(config.users):
+        raise ValueError(f"a user is given twice: {list(config.users)}")
     for user in config.users:  # validate names before any work
         make_policy(user, config.user_mode)
     done = ResultsWriter(config.out).finished()

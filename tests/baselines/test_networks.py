@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.networks import BACKBONES, IsenseeNet, UNet3D, make_backbone
+from baselines.networks import IsenseeNet, UNet3D, make_backbone
+from baselines.training import U_NETS  # P-Net (no downsampling) has its own tests
 from baselines.networks.padding import pad_to_multiple
 
 torch.set_num_threads(1)
@@ -39,7 +40,7 @@ def test_pad_to_multiple_pads_with_zeros_and_crops_back(shape):
     assert not padded[outside].any()
 
 
-@pytest.mark.parametrize("name", list(BACKBONES))
+@pytest.mark.parametrize("name", U_NETS)
 @pytest.mark.parametrize("in_channels", [4, 7])
 def test_any_input_size_gives_logits_of_that_size(name, in_channels):
     net = make_backbone(name, in_channels=in_channels, base=4).eval()
@@ -49,7 +50,7 @@ def test_any_input_size_gives_logits_of_that_size(name, in_channels):
     assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("name", list(BACKBONES))
+@pytest.mark.parametrize("name", U_NETS)
 def test_odd_input_equals_cropped_output_on_independently_padded_input(name):
     torch.manual_seed(1)
     net = make_backbone(name, in_channels=4, out_channels=2, base=4, levels=3).eval()
@@ -90,7 +91,7 @@ def test_unknown_backbone_suggests_the_closest():
         make_backbone("isensee", levels=1)
 
 
-@pytest.mark.parametrize("name", list(BACKBONES))
+@pytest.mark.parametrize("name", U_NETS)
 def test_soft_dice_decreases_on_a_ball(name):
     torch.manual_seed(0)
     net = make_backbone(name, in_channels=4, base=4, levels=3)

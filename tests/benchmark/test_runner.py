@@ -105,3 +105,9 @@ def test_user_options_name_the_rows(tmp_path):
     assert set(rounds.user) == {"selection:max_clicks=1"}
     assert (rounds.n_edits == rounds["round"]).all()  # one click per round
     assert run(config(tmp_path, users=("selection:max_clicks=1",)), progress=False).skipped == 1
+
+
+def test_methods_sharing_a_table_name_are_refused(tmp_path):
+    write_cases(tmp_path / "data", n=1)
+    with pytest.raises(ValueError, match="share the table name 'manual-paint'"):
+        run(config(tmp_path, methods=("manual-paint", "manual-paint")), progress=False)
