@@ -156,8 +156,10 @@ class DeepIGeoS:
         name: the name in result tables.
 
     Attributes:
-        last_forward_ms: network forward milliseconds of the last ``predict`` (P-Net's
-            only when it ran in that call; it runs once per image).
+        last_forward_ms: network forward milliseconds of the last ``predict``: P-Net's
+            when it returned P-Net's mask (P-Net runs once per image, and a reused mask
+            reports the time it took, so timings do not depend on session order),
+            R-Net's when it refined.
         last_geodesic_ms: milliseconds of the last call's geodesic transform (0 when
             there were no seeds).
     """
@@ -173,7 +175,7 @@ class DeepIGeoS:
         self.settings = settings
         self.name = name
         self._channels = geodesic.channels(self.modalities)
-        self._proposal: tuple[np.ndarray, np.ndarray] | None = None  # (image array, P-Net mask)
+        self._proposal: tuple[np.ndarray, np.ndarray, float] | None = None  # (image array, P-Net mask, ms)
         self.last_forward_ms = float("nan")
         self.last_geodesic_ms = float("nan")
 
@@ -223,17 +225,16 @@ class DeepIGeoS:
         """bool [X, Y, Z]: P-Net's segmentation, computed once per image array."""
         if self._proposal is None or self._proposal[0] is not image.image:
             logits, ms = predict_logits(self.pnet, self._image(image), None, self.settings)
-            self._proposal = (image.image, logits > 0)
-            self.last_forward_ms += ms
+            self._proposal = (image.image, logits > 0, ms)
         return self._proposal[1]
 
     def predict(self, image: CaseImage, history: EditHistory) -> np.ndarray:
         """bool [X, Y, Z]: P-Net's segmentation, refined by R-Net once there are seeds."""
-        self.last_forward_ms = 0.0
         self.last_geodesic_ms = 0.0
         proposal = self.proposal(image)
         seeds = seeds_from_history(history, image.shape)
         if seeds.empty:
+            self.last_forward_ms = self._proposal[2]
             return proposal.copy()
         modalities = self._image(image)
         t0 = time.perf_counter()
@@ -244,8 +245,7 @@ class DeepIGeoS:
         extra[(slice(1, 3), *box)] = geodesic_maps(modalities[(slice(None), *box)], boxed, image.spacing,
                                                    self.geodesic, self._channels, self.settings.device)
         self.last_geodesic_ms = (time.perf_counter() - t0) * 1e3
-        logits, ms = predict_logits(self.rnet, modalities, extra, self.settings)
-        self.last_forward_ms += ms
+        logits, self.last_forward_ms = predict_logits(self.rnet, modalities, extra, self.settings)
         return logits > 0
 
 

@@ -92,8 +92,10 @@ def test_round_zero_is_pnet_and_it_runs_once_per_image():
     first = method.predict(image, EditHistory())
     assert method.name == TABLE_NAME and method.tools == {"selection", "brush"}
     assert np.array_equal(first, case.image[0] > 0.5) and len(pnet_calls) == 1 and not rnet_calls
+    first_ms = method.last_forward_ms
     again = method.predict(image, EditHistory().add([Adjustment(0.2)]))  # no seeds: P-Net's again
     assert np.array_equal(again, first) and len(pnet_calls) == 1 and method.last_geodesic_ms == 0.0
+    assert method.last_forward_ms == first_ms >= 0  # a reused mask reports what it cost: order-independent
     method.predict(dataclasses.replace(image, image=image.image.copy()), EditHistory())
     assert len(pnet_calls) == 2
 
