@@ -195,7 +195,7 @@ def demo(out: Path, cases: int, shape, rounds: int, jobs: int, seed: int) -> Non
         marker.write_text(json.dumps(settings))
     config = RunConfig(
         data=data, out=out / "run", methods=("manual-paint",),
-        users=("multi", "selection", "brush", "adjustment", "cvpr25", "ritm", "random"),
+        users=("multi", "all-tools", "selection", "brush", "adjustment", "cvpr25", "ritm", "random"),
         session=SessionConfig(max_rounds=rounds), seed=seed, jobs=jobs, method_options=MethodOptions(),
     )
     try:
