@@ -30,8 +30,6 @@ optional, reported when importable, and never required by simedit.
 from __future__ import annotations
 
 import importlib
-import itertools
-import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -42,11 +40,9 @@ import click
 import numpy as np
 import torch
 from scipy import ndimage as ndi
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import dijkstra
 
 from baselines.geodesic import geodesic_distance
-from baselines.geodesic_reference import geodesic_dijkstra
+from baselines.geodesic_reference import dijkstra_26, geodesic_dijkstra
 
 #: Large value FastGeodis multiplies its soft mask by (its "v": the distance of non-seeds at start).
 _FASTGEODIS_V = 1e10
@@ -78,43 +74,14 @@ class Implementation:
         return self.same_cost_as_ours_at is None or lamb in self.same_cost_as_ours_at
 
 
-def exact_dijkstra(image: np.ndarray, seeds: np.ndarray, spacing: Sequence[float],
-                   step_cost: Callable[[float, np.ndarray], np.ndarray]) -> np.ndarray:
-    """Exact shortest paths over the 26-neighbour graph under any step cost.
-
-    Args:
-        image: float [X, Y, Z]; seeds: bool [X, Y, Z]; spacing: mm along X, Y, Z.
-        step_cost: (step length in mm, |intensity difference| array) -> cost array.
-
-    Returns:
-        float64 [X, Y, Z], 0 at seeds.
-    """
-    image = np.asarray(image, np.float64)
-    shape = image.shape
-    index = np.arange(image.size).reshape(shape)
-    tails, heads, weights = [], [], []
-    for offset in itertools.product((-1, 0, 1), repeat=3):
-        if offset == (0, 0, 0):
-            continue
-        source = tuple(slice(max(-o, 0), n - max(o, 0)) for o, n in zip(offset, shape))
-        target = tuple(slice(max(o, 0), n - max(-o, 0)) for o, n in zip(offset, shape))
-        length = math.sqrt(sum((o * s) ** 2 for o, s in zip(offset, spacing)))
-        tails.append(index[source].ravel())
-        heads.append(index[target].ravel())
-        weights.append(step_cost(length, np.abs(image[source] - image[target])).ravel())
-    graph = csr_array((np.concatenate(weights), (np.concatenate(tails), np.concatenate(heads))),
-                      shape=(image.size, image.size))
-    return dijkstra(graph, directed=True, indices=np.flatnonzero(seeds), min_only=True).reshape(shape)
-
-
 def fastgeodis_dijkstra(image: np.ndarray, seeds: np.ndarray, spacing: Sequence[float], lamb: float) -> np.ndarray:
     """Exact distance under FastGeodis's step cost, (1 - lamb) * length + lamb * |dI|."""
-    return exact_dijkstra(image, seeds, spacing, lambda length, diff: (1.0 - lamb) * length + lamb * diff)
+    return dijkstra_26(image, seeds, spacing, lambda length, diff: (1.0 - lamb) * length + lamb * diff)
 
 
 def geodistk_dijkstra(image: np.ndarray, seeds: np.ndarray, spacing: Sequence[float], lamb: float) -> np.ndarray:
     """Exact distance under GeodisTK's step cost, length / ((1 - lamb) + lamb / (|dI| + 1e-5))."""
-    return exact_dijkstra(image, seeds, spacing, lambda length, diff: length / ((1.0 - lamb) + lamb / (diff + 1e-5)))
+    return dijkstra_26(image, seeds, spacing, lambda length, diff: length / ((1.0 - lamb) + lamb / (diff + 1e-5)))
 
 
 def _ours(image, seeds, spacing, lamb, iterations) -> np.ndarray:
