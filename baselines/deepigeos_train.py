@@ -371,12 +371,7 @@ def deepigeos(data: Path, out: Path, preset: str, features, pnet_epochs, rnet_ep
                  patch=patch, lr=lr, device=device)
     try:
         config = getattr(DeepIGeoSConfig, preset)(seed=seed, **{k: v for k, v in given.items() if v is not None})
-        refs = discover(data, layout)
-        if case_ids:
-            missing = sorted(set(case_ids) - {r.case_id for r in refs})
-            if missing:
-                raise ValueError(f"{data}: no case(s) {missing}")
-            refs = [r for r in refs if r.case_id in set(case_ids)]
+        refs = discover(data, layout, case_ids or None)
         t0 = time.perf_counter()
         pnet_file, rnet_file = train_deepigeos(refs, out, config, resume=resume)
     except (ValueError, FileNotFoundError) as e:

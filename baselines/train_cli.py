@@ -45,12 +45,7 @@ def _run(kind: str, base: Path | None, data, out, preset, backbone, epochs, step
     overrides = {k: v for k, v in given.items() if v is not None}
     try:
         config = getattr(TrainConfig, preset)(seed=seed, **overrides)
-        refs = discover(data, layout)
-        if cases:
-            missing = sorted(set(cases) - {r.case_id for r in refs})
-            if missing:
-                raise ValueError(f"{data}: no case(s) {missing}")
-            refs = [r for r in refs if r.case_id in set(cases)]
+        refs = discover(data, layout, cases or None)
         if not out.parent.is_dir():
             raise ValueError(f"{out}: folder {out.parent} does not exist; create it first")
         t0 = time.perf_counter()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,16 +98,18 @@ class CaseRef:
         return load_case(self)
 
 
-def discover(root: Path | str, layout: str | None = None) -> list[CaseRef]:
+def discover(root: Path | str, layout: str | None = None, cases: Collection[str] | None = None) -> list[CaseRef]:
     """The cases under ``root``, sorted by case_id, without reading voxel data.
 
     Args:
         root: the data set folder (for BraTS the folder of case folders, or of HGG/ and
             LGG/; for msd and nnunet the folder with dataset.json).
         layout: one of LAYOUTS; detected with :func:`detect_layout` when None.
+        cases: keep only these case ids (None: all).
 
     Raises:
-        InvalidCaseError: no recognisable layout, an unusable dataset.json, or no cases.
+        InvalidCaseError: no recognisable layout, an unusable dataset.json, no cases, or
+            a case id in ``cases`` that is not there.
     """
     root = Path(root)
     layout = detect_layout(root) if layout is None else check_layout(layout)
@@ -134,6 +137,11 @@ def discover(root: Path | str, layout: str | None = None) -> list[CaseRef]:
         ]
     if not refs:
         raise InvalidCaseError(f"{root}: found no {layout} cases; check the folder and the layout")
+    if cases is not None:
+        missing = sorted(set(cases) - {ref.case_id for ref in refs})
+        if missing:
+            raise InvalidCaseError(f"{root}: no case(s) {missing}")
+        refs = [ref for ref in refs if ref.case_id in set(cases)]
     return sorted(refs, key=lambda ref: ref.case_id)
 
 

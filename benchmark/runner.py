@@ -169,15 +169,7 @@ def _write_run_json(config: RunConfig) -> None:
 
 def plan(config: RunConfig) -> tuple[list[tuple[CaseRef, list[tuple[str, str, str]]]], int]:
     """Which sessions are left to run, grouped by case, and how many were skipped."""
-    refs = discover(config.data, config.layout)
-    if config.cases is not None:
-        wanted = set(config.cases)
-        missing = wanted - {r.case_id for r in refs}
-        if missing:
-            raise ValueError(f"{config.data}: no case(s) {sorted(missing)}")
-        refs = [r for r in refs if r.case_id in wanted]
-    if not refs:
-        raise ValueError(f"{config.data}: no cases found")
+    refs = discover(config.data, config.layout, config.cases)
     names = {spec: make_method(spec, config.method_options).name for spec in config.methods}
     table_names = [names[spec] for spec in config.methods]
     clash = sorted({n for n in table_names if table_names.count(n) > 1})

@@ -421,3 +421,15 @@ def test_dataset_json_only_for_msd_and_nnunet(tmp_path):
     assert content["numTraining"] == 2 and content["file_ending"] == ".nii.gz"
     content = json.loads(write_dataset_json(tmp_path, "msd", ["b", "a"]).read_text())
     assert [t["image"] for t in content["training"]] == ["./imagesTr/a.nii.gz", "./imagesTr/b.nii.gz"]
+
+
+def test_discover_keeps_the_cases_asked_for_and_names_missing_ones(tmp_path):
+    label = np.zeros((12, 10, 8), np.uint8)
+    label[4:7, 4:7, 3:5] = 2
+    image = np.ones((12, 10, 8), np.float32)
+    for cid in ("BraTS2021_00000", "BraTS2021_00001", "BraTS2021_00002"):
+        write_case(tmp_path, "brats2021", cid, dict.fromkeys(("flair", "t1", "t1ce", "t2"), image), label, np.eye(4))
+    refs = discover(tmp_path, cases=["BraTS2021_00002", "BraTS2021_00000"])
+    assert [r.case_id for r in refs] == ["BraTS2021_00000", "BraTS2021_00002"]
+    with pytest.raises(InvalidCaseError, match=r"no case\(s\) \['BraTS2021_00009'\]"):
+        discover(tmp_path, cases=["BraTS2021_00009"])
