@@ -15,17 +15,12 @@ from benchmark.edits import Adjustment, Click, EditHistory, Stroke
 from benchmark.io import discover
 from benchmark.session import SessionConfig, run_session
 from benchmark.synth import synthesize
-from tests.helpers import tumour_case
+from tests.helpers import one_thread, tumour_case  # noqa: F401 - one_thread is a fixture
 
 MODALITIES = ("flair", "t1", "t1ce", "t2")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_seeds_from_clicks_and_strokes_latest_sign_wins():

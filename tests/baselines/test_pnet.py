@@ -4,14 +4,10 @@ import torch
 from baselines.checkpoint import InputSpec, build_network, load_checkpoint, save_checkpoint
 from baselines.networks import make_backbone
 from baselines.networks.pnet import PNet
+from tests.helpers import one_thread  # noqa: F401 - the fixture
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_keeps_any_size_and_counts_channels():

@@ -2,27 +2,12 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from benchmark.corruption import simulate_prediction
 from benchmark.errors import core_voxel, error_components, error_masks
+from tests.helpers import ball, corrupted_ball, last_erosion
 
 
-def _ball(shape, centre, radius):
-    g = np.indices(shape)
-    return ((g - np.reshape(centre, (3, 1, 1, 1))) ** 2).sum(0) <= radius**2
-
-
-def _case(seed, shape=(48, 52, 40)):
-    rng = np.random.default_rng(seed)
-    label = _ball(shape, np.array(shape) / 2 + rng.uniform(-3, 3, 3), rng.uniform(8, 13))
-    return label, simulate_prediction(label, rng)
-
-
-def _last_erosion(mask):
-    """Independent reference: repeated erosion (6-connected cross) until empty."""
-    last = mask
-    while mask.any():
-        last, mask = mask, ndi.binary_erosion(mask)
-    return last
+def _case(seed):
+    return corrupted_ball(seed, radii=(8, 13))
 
 
 def test_error_masks_split_disagreement_by_sign():
@@ -73,15 +58,15 @@ def test_core_is_in_last_erosion_of_each_component(seed):
     for i in ec.largest_first():
         core = ec.core(i)
         comp = ec.labels == i
-        assert _last_erosion(comp)[core], (i, core)
+        assert last_erosion(comp)[core], (i, core)
         assert core_voxel(comp) == core
 
 
 def test_core_of_a_shifted_shell_is_in_its_thickest_part():
     shape = (60, 60, 60)
-    shell = _ball(shape, (30, 30, 30), 20) & ~_ball(shape, (33, 30, 30), 20)
+    shell = ball(shape, (30, 30, 30), 20) & ~ball(shape, (33, 30, 30), 20)
     core = core_voxel(shell)
-    assert shell[core] and _last_erosion(shell)[core]
+    assert shell[core] and last_erosion(shell)[core]
     assert core[0] < 20  # the shell is thickest opposite the shift
 
 
@@ -97,7 +82,7 @@ def test_core_tie_rule_prefers_the_centre_then_lowest_index():
 def test_core_counts_the_volume_border_as_background():
     mask = np.zeros((10, 10, 10), bool)
     mask[:5] = True  # a slab against the x = 0 face: depth 3 only at x = 2
-    assert core_voxel(mask)[0] == 2 and _last_erosion(mask)[core_voxel(mask)]
+    assert core_voxel(mask)[0] == 2 and last_erosion(mask)[core_voxel(mask)]
 
 
 def test_bad_inputs_are_named():
@@ -113,9 +98,9 @@ def test_bad_inputs_are_named():
 def test_core_of_deep_and_shallow_components_matches_erosion(radius):
     # Depths below and beyond the sparse erosions exercise both ways to the maximum.
     shape = (34, 36, 32)
-    blob = _ball(shape, (16.3, 17.6, 15.2), radius) | _ball(shape, (12, 10, 9), radius * 0.6)
+    blob = ball(shape, (16.3, 17.6, 15.2), radius) | ball(shape, (12, 10, 9), radius * 0.6)
     core = core_voxel(blob)
-    assert _last_erosion(blob)[core]
-    deepest = np.argwhere(_last_erosion(blob))
+    assert last_erosion(blob)[core]
+    deepest = np.argwhere(last_erosion(blob))
     offset = len(deepest) * deepest - deepest.sum(0)
     assert core == tuple(deepest[np.argmin((offset**2).sum(1))])

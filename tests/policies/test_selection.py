@@ -2,29 +2,15 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from benchmark.corruption import simulate_prediction
 from benchmark.policy import RoundState
 from policies.selection import MIN_SIZE_MM3, SelectionPolicy, min_voxels
+from tests.helpers import ball, corrupted_ball, last_erosion
 
 RNG = np.random.default_rng(0)
 
 
-def _ball(shape, centre, radius):
-    g = np.indices(shape)
-    return ((g - np.reshape(centre, (3, 1, 1, 1))) ** 2).sum(0) <= radius**2
-
-
-def _case(seed, shape=(48, 52, 40)):
-    rng = np.random.default_rng(seed)
-    label = _ball(shape, np.array(shape) / 2 + rng.uniform(-3, 3, 3), rng.uniform(9, 13))
-    return label, simulate_prediction(label, rng)
-
-
-def _last_erosion(mask):
-    last = mask
-    while mask.any():
-        last, mask = mask, ndi.binary_erosion(mask)
-    return last
+def _case(seed):
+    return corrupted_ball(seed, radii=(9, 13))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -41,7 +27,7 @@ def test_one_click_per_large_component_at_its_deepest_voxel(seed):
         (j,) = [j for j, (comp, _) in enumerate(comps) if comp[click.voxel]]
         comp, sign = comps[j]
         assert click.positive == sign
-        assert _last_erosion(comp)[click.voxel]
+        assert last_erosion(comp)[click.voxel]
         hit.add(j)
     assert len(hit) == len(comps)
     sizes = [comps[[j for j, (c, _) in enumerate(comps) if c[k.voxel]][0]][0].sum() for k in clicks]
@@ -50,10 +36,10 @@ def test_one_click_per_large_component_at_its_deepest_voxel(seed):
 
 def test_train_mode_drops_small_components():
     shape = (40, 40, 40)
-    label = _ball(shape, (20, 20, 20), 12)
+    label = ball(shape, (20, 20, 20), 12)
     pred = label.copy()
     pred[2:7, 2:7, 2:7] = True  # 125-voxel false blob: clicked at test time only
-    pred &= ~_ball(shape, (20, 20, 20), 6)  # ~900-voxel hole: clicked in both modes
+    pred &= ~ball(shape, (20, 20, 20), 6)  # ~900-voxel hole: clicked in both modes
     test = SelectionPolicy("test").propose(RoundState(label, pred), RNG)
     train = SelectionPolicy("train").propose(RoundState(label, pred), RNG)
     assert [c.positive for c in test] == [True, False]
