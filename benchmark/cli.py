@@ -10,8 +10,7 @@ import click
 import numpy as np
 
 from benchmark.io import LAYOUTS
-
-TOOL_CHOICES = ("selection", "brush", "adjustment", "multi", "all-tools", "cvpr25", "ritm", "random")
+from policies.registry import POLICY_NAMES
 
 
 def _fail(error: Exception) -> "click.ClickException":
@@ -46,7 +45,7 @@ def synth(out: Path, cases: int, shape: tuple[int, int, int], seed: int, layout:
               help="Segmentation to edit (NIfTI; non-zero = tumour).")
 @click.option("--label", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Ground truth (NIfTI; non-zero = tumour).")
-@click.option("--tool", required=True, type=click.Choice(TOOL_CHOICES), help="Simulated user.")
+@click.option("--tool", required=True, type=click.Choice(POLICY_NAMES), help="Simulated user.")
 @click.option("--mode", type=click.Choice(["test", "train"]), default="test", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 def edits(prediction: Path, label: Path, tool: str, mode: str, seed: int) -> None:
@@ -68,7 +67,7 @@ def edits(prediction: Path, label: Path, tool: str, mode: str, seed: int) -> Non
               help="Folder of cases (BraTS 2018/2021/2023, MSD Task01 or nnU-Net v2 raw).")
 @click.option("--method", "methods", multiple=True, required=True, help="Method spec; repeat for several.")
 @click.option("--user", "users", multiple=True, required=True,
-              help=f"Simulated user ({', '.join(TOOL_CHOICES)}), with options as NAME:KEY=VALUE,... "
+              help=f"Simulated user ({', '.join(POLICY_NAMES)}), with options as NAME:KEY=VALUE,... "
                    "(e.g. multi:target_dice=0.95); repeat for several.")
 @click.option("--rounds", default=5, show_default=True, help="Editing rounds after the initial prediction.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Results folder.")
