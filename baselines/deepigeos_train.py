@@ -34,7 +34,6 @@ Presets (:meth:`DeepIGeoSConfig.cpu`, :meth:`DeepIGeoSConfig.paper`):
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ from baselines.checkpoint import Checkpoint, InputSpec, build_network, load_chec
 from baselines.deepigeos import PNET_KIND, RNET_EXTRA, RNET_KIND, GeodesicSettings, geodesic_maps
 from baselines.deepigeos_seeds import simulate_seeds
 from baselines.inference import InferenceSettings, predict_logits
-from baselines.losses import soft_dice_loss
+from baselines.fit import Schedule, fit
 from baselines.networks.pnet import PNet
 from baselines.patches import augment, brain_box, extract, patch_origin
 from baselines.training import NORMALISATION, split_cases
@@ -227,45 +226,25 @@ def _stage(stage: str, path: Path, cases: dict[str, list[_Case]], inputs: InputS
             optimizer.load_state_dict(ckpt.optimizer)
         start = 0 if ckpt is None else ckpt.epoch
         history = list(ckpt.training.get("history", [])) if ckpt is not None else []
-        scaler = torch.amp.GradScaler("cuda", enabled=on_cuda and config.amp)
 
-        def validate() -> float:
+        def validate() -> dict[str, float]:
             model.eval()
             scores = []
             for i, case in enumerate(val_cases):
                 logits, _ = predict_logits(model, case.image, val_extra[i] if extra else None, settings)
                 scores.append(dice(logits > 0, case.label))
             model.train()
-            return float(np.mean(scores)) if scores else float("nan")
+            return {"val_dice": float(np.mean(scores)) if scores else float("nan")}
 
-        bar = tqdm(range(start, epochs), desc=f"train {stage}", unit="epoch", disable=not progress,
-                   initial=start, total=epochs)
-        for epoch in bar:
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * config.lr_decay**epoch
-            losses = []
-            t0 = time.perf_counter()
-            for _ in range(config.steps_per_epoch):
-                x, y = _batch(train_cases, config, rng, (lambda c: extra(c, rng)) if extra else None)
-                with torch.autocast("cuda", dtype=torch.float16, enabled=on_cuda and config.amp):
-                    loss = soft_dice_loss(model(torch.from_numpy(x).to(config.device)),
-                                          torch.from_numpy(y).to(config.device))
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                losses.append(float(loss.detach()))
-            record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - t0}
-            if (epoch + 1) % config.validate_every == 0 or epoch + 1 == epochs:
-                record["val_dice"] = validate()
-            history.append(record)
-            bar.set_postfix(loss=f"{record['loss']:.3f}", val_dice=f"{record.get('val_dice', float('nan')):.3f}")
-            if not math.isfinite(record["loss"]):
-                raise FloatingPointError(f"{path}: {stage} training diverged (loss {record['loss']}); lower --lr")
-            if "val_dice" in record:
-                training = {"kind": stage, "config": config.to_plain(), "history": history, **info}
-                save_checkpoint(path, model, backbone=BACKBONE, config=model.config, inputs=inputs,
-                                training=training, split=split, epoch=epoch + 1, optimizer=optimizer)
+        def save(epoch: int) -> None:
+            training = {"kind": stage, "config": config.to_plain(), "history": history, **info}
+            save_checkpoint(path, model, backbone=BACKBONE, config=model.config, inputs=inputs,
+                            training=training, split=split, epoch=epoch, optimizer=optimizer)
+
+        schedule = Schedule(epochs, config.steps_per_epoch, config.lr, config.lr_decay, config.validate_every,
+                            config.device, config.amp)
+        fit(model, optimizer, schedule, lambda: _batch(train_cases, config, rng, (lambda c: extra(c, rng)) if extra else None),
+            validate, save, start=start, history=history, name=f"{path} ({stage})", progress=progress)
 
 
 def _resumable(path: Path, kind: str, resume: bool) -> Checkpoint | None:

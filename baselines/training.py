@@ -31,8 +31,6 @@ Presets (see :meth:`TrainConfig.cpu` and :meth:`TrainConfig.paper`):
 from __future__ import annotations
 
 import dataclasses
-import math
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +42,7 @@ from tqdm.auto import tqdm
 
 from baselines.checkpoint import InputSpec, load_checkpoint, load_into, save_checkpoint
 from baselines.inference import InferenceSettings, predict_logits
-from baselines.losses import soft_dice_loss
+from baselines.fit import Schedule, fit
 from baselines.network_method import KINDS, NetworkMethod
 from baselines.networks import BACKBONES, backbone_error, make_backbone
 from baselines.patches import augment, brain_box, extract, patch_origin
@@ -356,45 +354,20 @@ def train(
             optimizer.load_state_dict(ckpt.optimizer)
         start = 0 if ckpt is None else ckpt.epoch
         history = list(ckpt.training.get("history", [])) if ckpt is not None else []
-        on_cuda = config.device == "cuda"
-        step_model = torch.compile(model) if on_cuda and config.compile else model
-        scaler = torch.amp.GradScaler("cuda", enabled=on_cuda and config.amp)
 
         def save(epoch: int) -> None:
             training = {"kind": kind, "config": config.to_plain(), "history": history, **base_info}
             save_checkpoint(out, model, backbone=config.backbone, config=model.config, inputs=inputs,
                             training=training, split=split, epoch=epoch, optimizer=optimizer)
 
-        bar = tqdm(range(start, config.epochs), desc=f"train {kind}", unit="epoch", disable=not progress,
-                   initial=start, total=config.epochs)
-        val_dice = next((r["val_dice"] for r in reversed(history) if "val_dice" in r), float("nan"))
-        for epoch in bar:
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * config.lr_decay**epoch
-            losses = []
-            t0 = time.perf_counter()
-            for _ in range(config.steps_per_epoch):
-                x, y = make_batch(train_cases, config, rng)
-                x_t = torch.from_numpy(x).to(config.device)
-                y_t = torch.from_numpy(y).to(config.device)
-                with torch.autocast("cuda", dtype=torch.float16, enabled=on_cuda and config.amp):
-                    loss = soft_dice_loss(step_model(x_t), y_t)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                losses.append(float(loss.detach()))
-            record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - t0}
-            last = epoch + 1 == config.epochs
-            if (epoch + 1) % config.validate_every == 0 or last:
-                val_dice = validate(model, val_cases, settings, with_edits=False)
-                record["val_dice"] = val_dice
-                if kind == "editor":
-                    record["val_dice_edits"] = validate(model, val_cases, settings, with_edits=True)
-            history.append(record)
-            bar.set_postfix(loss=f"{record['loss']:.3f}", val_dice=f"{val_dice:.3f}")
-            if "val_dice" in record:
-                save(epoch + 1)
-    if history and not math.isfinite(history[-1]["loss"]):
-        raise FloatingPointError(f"{out}: training diverged (loss {history[-1]['loss']}); lower --lr")
+        def scores() -> dict[str, float]:
+            result = {"val_dice": validate(model, val_cases, settings, with_edits=False)}
+            if kind == "editor":
+                result["val_dice_edits"] = validate(model, val_cases, settings, with_edits=True)
+            return result
+
+        schedule = Schedule(config.epochs, config.steps_per_epoch, config.lr, config.lr_decay,
+                            config.validate_every, config.device, config.amp, config.compile)
+        fit(model, optimizer, schedule, lambda: make_batch(train_cases, config, rng), scores, save,
+            start=start, history=history, name=f"{out} ({kind})", progress=progress)
     return out
