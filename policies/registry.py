@@ -10,7 +10,7 @@ import yaml
 from benchmark.names import unknown_name
 from benchmark.policy import Policy
 
-POLICY_NAMES = ("selection", "brush", "adjustment", "multi", "all-tools", "cvpr25", "ritm", "random")
+POLICY_NAMES = ("selection", "brush", "adjustment", "multi", "all-tools", "cvpr25", "ritm", "random", "none")
 MODES = ("test", "train")
 
 
@@ -44,7 +44,8 @@ def make_policy(spec: str, mode: str = "test", **options: Any) -> Policy:
             ``multi:target_dice=0.95`` (see :func:`parse_user_spec`).
         mode: "test" or "train"; the paper's tools (selection, brush, adjustment) and
             the users that combine them (multi, all-tools) limit their edits in training. The
-            reference users (cvpr25, ritm, random) have a single behaviour and ignore it.
+            reference users (cvpr25, ritm, random) and ``none`` (never edits) have a
+            single behaviour and ignore it.
         options: more keyword arguments of the policy's constructor (e.g. ``min_size``
             for selection, ``min_abs_k`` for adjustment).
 
@@ -62,7 +63,7 @@ def make_policy(spec: str, mode: str = "test", **options: Any) -> Policy:
     for key in options:
         if key not in allowed:
             raise _unknown(f"option of user {name!r}:", key, allowed)
-    if name in ("cvpr25", "ritm", "random"):
+    if name in ("cvpr25", "ritm", "random", "none"):
         return cls(**options)
     return cls(mode=mode, **options)
 
@@ -88,6 +89,10 @@ def _policy_class(name: str) -> type:
         from policies.all_tools import AllToolsUser
 
         return AllToolsUser
+    if name == "none":
+        from policies.none import NoEdits
+
+        return NoEdits
     from policies.reference_users import Cvpr25Click, RandomClick, RitmClick
 
     return {"cvpr25": Cvpr25Click, "ritm": RitmClick, "random": RandomClick}[name]
