@@ -3,7 +3,9 @@
 A protocol names the data, the methods (with their checkpoints), the experiments
 (one method x one simulated user each, with the user's mode, the round budget and the
 stopping rule), the seed, the metrics and the analyses. :func:`load_protocol` checks
-all of it before any work; :func:`run_protocol` runs it into a results folder OUT::
+all of it before any work; :func:`run_protocol` (``simedit run PROTOCOL.yaml``) runs it
+into a results folder OUT, resuming where an earlier run of the same protocol stopped
+and refusing a folder that holds another protocol's results::
 
     OUT/protocol.json          what was run (see :func:`protocol_record`)
     OUT/experiments/<id>/      one run folder per experiment (benchmark.runner)
@@ -693,9 +695,13 @@ def _analysis(protocol: Protocol, spec: AnalysisSpec, options: MethodOptions, ou
         return AnalysisOutcome(spec.name, "skipped", out / done["path"])
     try:
         refs = discover(protocol.data, protocol.layout, spec.cases)
-        path = Path(_run_analysis(spec, refs, options, folder, protocol.seed, progress))
+        path, failures = _run_analysis(spec, refs, options, folder, protocol.seed, progress)
     except Exception as error:  # noqa: BLE001 - a failing analysis is reported and the rest completes
         return AnalysisOutcome(spec.name, "failed", None, _message(error))
+    if failures:  # not recorded as complete: a re-run tries again
+        more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
+        return AnalysisOutcome(spec.name, "failed", path, f"{len(failures)} part(s) failed: "
+                                                          f"{'; '.join(failures[:3])}{more}")
     where = path.resolve()
     stored = where.relative_to(out.resolve()) if where.is_relative_to(out.resolve()) else where
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -705,16 +711,22 @@ def _analysis(protocol: Protocol, spec: AnalysisSpec, options: MethodOptions, ou
 
 
 def _run_analysis(spec: AnalysisSpec, refs: list[CaseRef], options: MethodOptions, folder: Path, seed: int,
-                  progress: bool) -> Path:
-    """Call the analysis' run function (benchmark.analyses); returns the path it gives."""
+                  progress: bool) -> tuple[Path, list[str]]:
+    """Call the analysis' run function (benchmark.analyses), which records a case x method
+    that fails in its status table and goes on; returns the path it gives and one line
+    per failed part."""
+    from benchmark.analyses import panels, robustness, sweep
+
     if spec.name == "sweep":
-        from benchmark.analyses.sweep import run_sweep
-
-        return run_sweep(refs, spec.methods, options, spec.k, folder, progress=progress)
-    if spec.name == "robustness":
-        from benchmark.analyses.robustness import run_robustness
-
-        return run_robustness(refs, spec.methods, options, folder, seed=seed, progress=progress)
-    from benchmark.analyses.panels import run_panels
-
-    return run_panels(refs, spec.methods, options, folder, seed=seed, progress=progress)
+        path = sweep.run_sweep(refs, spec.methods, options, spec.k, folder, progress=progress)
+        data = sweep.read_sweep(folder)
+    elif spec.name == "robustness":
+        path = robustness.run_robustness(refs, spec.methods, options, folder, seed=seed, progress=progress)
+        data = robustness.read_robustness(folder)
+    else:
+        path = panels.run_panels(refs, spec.methods, options, folder, seed=seed, progress=progress)
+        data = panels.read_panels(folder)
+    failed = data.status[data.status["status"] == "failed"]
+    lines = [f"{row.case} / {row.method}{' / ' + row.item if row.item else ''}: {row.reason}"
+             for row in failed.itertuples()]
+    return Path(path), lines

@@ -224,7 +224,8 @@ def test_a_shipped_protocol_name_gets_a_did_you_mean():
 # ---------------------------------------------------------------- running
 
 class FakeAnalyses:
-    """Stands in for benchmark.analyses: writes one file per analysis, fails 'robustness'."""
+    """Stands in for benchmark.analyses: writes one file per analysis; 'robustness'
+    raises, 'panels' reports a failed part the first time."""
 
     def __init__(self):
         self.calls = []
@@ -236,7 +237,8 @@ class FakeAnalyses:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{spec.name}.csv"
         path.write_text(",".join(ref.case_id for ref in refs))
-        return path
+        failures = ["c0 / m: out of memory"] if spec.name == "panels" and self.calls.count("panels") == 1 else []
+        return path, failures
 
 
 @pytest.fixture
@@ -276,16 +278,17 @@ def test_run_protocol_end_to_end_resumes_and_refuses_a_changed_protocol(tmp_path
     assert run_json["seed"] == 3 and run_json["session"] == {"max_rounds": 2, "target_dice": None, "hd95": False}
 
     assert [(a.name, a.status) for a in summary.analyses] == [("sweep", "done"), ("robustness", "failed"),
-                                                              ("panels", "done")]
+                                                              ("panels", "failed")]
     assert (out / "analyses" / "sweep.csv").read_text() == CASES[0]
-    assert summary.errors == ("analysis robustness: RuntimeError: no tumour to erase",)
+    assert summary.errors == ("analysis robustness: RuntimeError: no tumour to erase",
+                              "analysis panels: 1 part(s) failed: c0 / m: out of memory")
 
-    # the same protocol again: nothing left but the failed analysis; a new label is fine
+    # the same protocol again: only the failed analyses run; a new label is fine
     raw["experiments"][2]["label"] = "(c) two edits"
     again = run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False)
     assert [(e.run.ok, e.run.skipped) for e in again.experiments] == [(0, 2)] * 3
-    assert [a.status for a in again.analyses] == ["skipped", "failed", "skipped"]
-    assert fake_analyses.calls == ["sweep", "robustness", "panels", "robustness"]
+    assert [a.status for a in again.analyses] == ["skipped", "failed", "done"]
+    assert fake_analyses.calls == ["sweep", "robustness", "panels", "robustness", "panels"]
     assert json.loads((out / "protocol.json").read_text())["experiments"][2]["label"] == "(c) two edits"
     assert set(json.loads((out / "analyses" / COMPLETED_FILE).read_text())) == {"sweep", "panels"}
     assert len(read_sessions(out / "experiments" / "b")) == 2
@@ -304,6 +307,29 @@ def test_an_experiment_that_cannot_run_is_reported_and_the_others_go_on(tmp_path
     assert summary.experiments[0].run is None and "different configuration" in summary.experiments[0].error
     assert [e.run.ok for e in summary.experiments[1:]] == [2, 2]
     assert summary.errors[0].startswith("experiment a: ValueError: ")
+
+
+def test_the_analyses_run_for_real_and_a_method_that_fails_is_reported(tmp_path, data):
+    from benchmark.analyses.panels import read_panels
+    from benchmark.analyses.sweep import read_sweep
+
+    checkpoint(tmp_path / "F.pt", {"train": [], "validation": []})
+    raw = base_protocol(data)
+    raw["methods"]["wrong"] = "editor=F.pt"  # F has no edit channels: the editor cannot be built
+    raw["experiments"] = raw["experiments"][:1]
+    raw["analyses"] = {"sweep": {"methods": ["paint"], "k": [-0.2, 0.0, 0.2]}, "panels": {"methods": ["paint"]},
+                       "robustness": {"methods": ["paint", "wrong"], "cases": 1}}
+    out = tmp_path / "out"
+    summary = run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False)
+    assert [(a.name, a.status) for a in summary.analyses] == [("sweep", "done"), ("panels", "done"),
+                                                              ("robustness", "failed")]
+    assert summary.analyses[2].error.startswith(f"1 part(s) failed: {CASES[0]} / editor=")
+    assert "needs 3 edit channels" in summary.analyses[2].error
+    sweep = read_sweep(out / "analyses")
+    assert set(sweep.table.case) == set(CASES[:2]) and set(sweep.table.k) == {-0.2, 0.0, 0.2}
+    assert read_panels(out / "analyses") is not None
+    again = run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False)
+    assert [a.status for a in again.analyses] == ["skipped", "skipped", "failed"]
 
 
 # ---------------------------------------------------------------- command line
