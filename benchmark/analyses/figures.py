@@ -61,11 +61,15 @@ def pick_pair(table, case: str | None, method: str | None) -> tuple[str, str] | 
 
 
 def show_image(ax, flair: np.ndarray, box: Box) -> None:
-    """FLAIR float [X, Y] in grey, windowed on the brain's 1st-99th percentiles."""
+    """FLAIR float [X, Y] in grey, windowed on the brain's 1st-99th percentiles; outside
+    the brain (0) black."""
+    from matplotlib import colormaps
+
     window = flair[box]
     inside = window[window != 0]
     lo, hi = np.percentile(inside, (1, 99)) if inside.size else (0.0, 1.0)
-    ax.imshow(window.T, cmap="gray", origin="lower", interpolation="nearest", vmin=lo, vmax=hi if hi > lo else lo + 1)
+    ax.imshow(np.ma.masked_equal(window, 0).T, cmap=colormaps["gray"].with_extremes(bad="black"), origin="lower",
+              interpolation="nearest", vmin=lo, vmax=hi if hi > lo else lo + 1)
     ax.set_xticks([])
     ax.set_yticks([])
 

@@ -7,7 +7,9 @@ best shows the change is kept: the first click's or stroke's slice, or for an
 adjustment the slice with the most changed voxels. The rng of each case x method x tool
 is ``benchmark.runner.session_rng(seed, case, method, tool)``.
 
-Files in the analyses folder: ``panels.csv`` (one row per case x method x tool),
+Files in the analyses folder: ``panels.csv`` (one row per case x method x tool, after a
+row with tool "none": the prediction without edits on the tumour's largest
+cross-section),
 ``panels_slices.npz`` (the row's ``panel``) and ``panels_status.csv``.
 """
 
@@ -33,6 +35,9 @@ from benchmark.runner import session_rng
 from policies.registry import make_policy
 
 PANELS_FILE, SLICES_FILE, STATUS_FILE = "panels.csv", "panels_slices.npz", "panels_status.csv"
+#: The ``tool`` of each case x method's first row: the prediction without edits, on the
+#: slice through the tumour's largest cross-section.
+NO_EDITS = "none"
 #: Columns of panels.csv; ``k`` is the adjustment typed (NaN for the other tools).
 COLUMNS = ("case", "method", "tool", "n_edits", "k", "z", "dice_before", "dice_after", "panel")
 
@@ -58,7 +63,11 @@ def panels_case(case: Case, method: Method, seed: int = 0) -> Outcome:
     image = case.without_label()
     before = np.asarray(method.predict(image, EditHistory()), dtype=bool)
     volume = flair(case)
-    rows, panels, skipped = [], [], []
+    z = largest_section(case.label)
+    score = dice(before, case.label)
+    rows = [{"case": case.case_id, "method": method.name, "tool": NO_EDITS, "n_edits": 0, "k": float("nan"), "z": z,
+             "dice_before": score, "dice_after": score, "panel": 0}]
+    panels, skipped = [SlicePanel.cut(z, volume, case.label, before, before)], []
     for tool in TOOLS:
         if tool not in method.tools:
             skipped.append((tool, f"{method.name} does not accept the {tool} tool"))
@@ -74,8 +83,7 @@ def panels_case(case: Case, method: Method, seed: int = 0) -> Outcome:
             z = largest_section(case.label) if changed is None else changed
         rows.append({"case": case.case_id, "method": method.name, "tool": tool, "n_edits": len(edits),
                      "k": sum(e.k for e in edits) if tool == "adjustment" and edits else float("nan"), "z": z,
-                     "dice_before": dice(before, case.label), "dice_after": dice(after, case.label),
-                     "panel": len(panels)})
+                     "dice_before": score, "dice_after": dice(after, case.label), "panel": len(panels)})
         panels.append(SlicePanel.cut(z, volume, case.label, before, after, drawn))
     return Outcome(tuple(rows), tuple(panels), tuple(skipped))
 
@@ -130,13 +138,13 @@ def plot_panels(data: PanelsData, max_rows: int = 8):
     axes = np.atleast_2d(fig.subplots(len(shown), 1 + len(tools), squeeze=False))
     for (case, method), row_axes in zip(shown, axes):
         rows = table[(table.case == case) & (table.method == method)].set_index("tool")
-        first = data.panels[int(rows.panel.iloc[0])]
+        first = data.panels[int(rows.loc[NO_EDITS].panel)]
         box = crop_box([first.label, first.before])
         show_image(row_axes[0], first.flair, box)
         show_contour(row_axes[0], first.label, box, GT)
         show_contour(row_axes[0], first.before, box, BEFORE, linestyle="--")
-        row_axes[0].set_title(f"{case}\n{method}\nno edits: Dice {rows.dice_before.iloc[0]:.3f}", fontsize=8.5)
         corner_text(row_axes[0], f"z = {first.z}")
+        row_axes[0].set_title(f"{case}\n{method}\nno edits: Dice {rows.dice_before.iloc[0]:.3f}", fontsize=8.5)
         for ax, tool in zip(row_axes[1:], tools):
             if tool not in rows.index:
                 ax.set_axis_off()
@@ -153,7 +161,7 @@ def plot_panels(data: PanelsData, max_rows: int = 8):
             k = f", K = {row.k:+.2f}" if tool == "adjustment" and row.n_edits else ""
             corner_text(ax, f"z = {panel.z}{k}")
             ax.set_title(f"{tool}: {row.n_edits} edit{'' if row.n_edits == 1 else 's'}\n"
-                         f"Dice {row.dice_before:.3f} -> {row.dice_after:.3f}", fontsize=8.5)
+                         f"Dice {row.dice_before:.3f} → {row.dice_after:.3f}", fontsize=8.5)
     more = f" (first {len(shown)} of {len(pairs)} case x method rows)" if len(pairs) > len(shown) else ""
     fig.suptitle(f"One round of each tool's simulated user{more}", fontsize=11)
     fig.legend(handles=legend_handles([("ground truth", GT, "-"), ("no edits", BEFORE, "--"),

@@ -294,7 +294,7 @@ def plot_robustness(data: RobustnessData, case: str | None = None, method: str |
         show_contour(ax, panel.after, box, AFTER)
         show_edits(ax, panel.points, box, tool)
         ax.set_title(f"{what}\nflipped {row.flipped} voxels ({row.beyond_stamp} beyond the stamp), "
-                     f"reach {row.reach_mm:.1f} mm\nDice {row.dice_before:.3f} -> {row.dice_after:.3f} (z = {panel.z})",
+                     f"reach {row.reach_mm:.1f} mm\nDice {row.dice_before:.3f} → {row.dice_after:.3f} (z = {panel.z})",
                      fontsize=8.5)
     for r, (column, ylabel) in enumerate((("beyond_stamp", "flipped voxels beyond the stamp"),
                                           ("reach_mm", "propagation reach (mm)"))):

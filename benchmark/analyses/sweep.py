@@ -189,9 +189,12 @@ def plot_sweep(data: SweepData, case: str | None = None, method: str | None = No
     for ax, i in zip(np.atleast_1d(bottom.subplots(1, len(picks))), picks):
         show_image(ax, shown.flair, box)
         show_contour(ax, shown.label, box, GT)
-        if base.size and i != base[0]:
-            show_contour(ax, shown.predictions[base[0]], box, BEFORE, linestyle="--", linewidth=1.0)
-        show_contour(ax, shown.predictions[i], box, AFTER)
+        if base.size and i == base[0]:
+            show_contour(ax, shown.predictions[i], box, BEFORE, linestyle="--")
+        else:
+            if base.size:
+                show_contour(ax, shown.predictions[base[0]], box, BEFORE, linestyle="--", linewidth=1.0)
+            show_contour(ax, shown.predictions[i], box, AFTER)
         k = float(shown.ks[i])
         corner_text(ax, f"K = {k:+.2f}")
         ax.set_title(f"Dice {scores.get(k, np.nan):.3f}", fontsize=9)

@@ -17,7 +17,7 @@ from benchmark.edits import TOOLS, Adjustment, Click, EditHistory, Stroke, stamp
 from baselines.registry import MethodOptions
 from policies.adjustment import measured_k
 from policies.selection import selection_clicks
-from tests.helpers import ball
+from tests.helpers import ball, one_thread  # noqa: F401 - a fixture
 
 SHAPE = (40, 40, 32)
 SPACING = (1.0, 1.0, 1.5)
@@ -220,7 +220,8 @@ def test_panels_edits_come_from_the_named_tool():
     before = fake.before("c0")
     outcome = panels.panels_case(case, fake, seed=0)
     rows = {r["tool"]: r for r in outcome.rows}
-    assert list(rows) == list(TOOLS)
+    assert list(rows) == [panels.NO_EDITS, *TOOLS]
+    assert rows["none"]["z"] == int(np.argmax(case.label.sum((0, 1)))) and rows["none"]["n_edits"] == 0
     clicks = selection_clicks(case.label, before, min_voxels=34)  # 50 mm^3 at 1.5 mm^3 voxels
     select = outcome.slices[rows["selection"]["panel"]]
     assert rows["selection"]["n_edits"] == len(clicks) and rows["selection"]["z"] == clicks[0].voxel[2]
@@ -301,9 +302,41 @@ def test_robustness_and_panels_files_round_trip(tmp_path, two_cases):
         robustness.plot_robustness(data, case="c9")
 
     shown = panels.read_panels(out)
-    assert len(shown.table) == 2 * 3 + 2 * 1 and set(shown.table.tool) == set(TOOLS)
+    assert len(shown.table) == 2 * 4 + 2 * 2 and set(shown.table.tool) == {panels.NO_EDITS, *TOOLS}
     row = shown.table[(shown.table.case == "c1") & (shown.table.tool == "brush")].iloc[0]
     assert shown.panels[int(row.panel)].points.shape[1] == 4
     fig = panels.plot_panels(shown)
     assert isinstance(fig, Figure) and len(fig.axes) == 4 * 4
     fig.savefig(tmp_path / "panels.png", dpi=60)
+
+
+@pytest.mark.slow
+def test_all_three_analyses_run_a_real_tiny_editor(tmp_path, one_thread):
+    """End to end through make_method: an untrained tiny editor G and base F (F has no
+    tools: every part of every analysis is skipped for it, with the reason)."""
+    import torch
+
+    from baselines.checkpoint import InputSpec, save_checkpoint
+    from baselines.networks import make_backbone
+
+    paths = {}
+    for kind, channels in (("editor", 3), ("base", 0)):
+        torch.manual_seed(0)
+        model = make_backbone("isensee", in_channels=4 + channels, base=4, levels=3, dropout=0.0)
+        paths[kind] = tmp_path / f"{kind}.pt"
+        save_checkpoint(paths[kind], model, backbone="isensee", config=model.config,
+                        inputs=InputSpec(("flair", "t1", "t1ce", "t2"), channels, "z-score"), training={"kind": "x"},
+                        split={"train": ["a"], "validation": []}, epoch=1)
+    refs = [MemoryRef("c0", make_case())]
+    methods = [f"{kind}={path}" for kind, path in paths.items()]
+    out = tmp_path / "analyses"
+    sweep.run_sweep(refs, methods, MethodOptions(), (-0.5, 0.0, 0.5), out, progress=False)
+    robustness.run_robustness(refs, methods, MethodOptions(), out, progress=False)
+    panels.run_panels(refs, methods, MethodOptions(), out, progress=False)
+    shown = panels.read_panels(out)
+    for data in (sweep.read_sweep(out), robustness.read_robustness(out), shown):
+        edited = data.table[data.table.tool != panels.NO_EDITS] if data is shown else data.table
+        assert set(edited.method) == {"editor:editor"}
+        assert set(data.status.status) == {"ok", "skipped"}
+        assert (data.status[data.status.status == "skipped"].method == "base:base").all()
+    assert set(shown.table[shown.table.method == "base:base"].tool) == {panels.NO_EDITS}
