@@ -105,7 +105,7 @@ def dice_vs_interactions(curve: pd.DataFrame) -> Figure:
     labels = _order(curve)
     colours = _colours(labels)
     with _style():
-        fig = Figure(figsize=(6.5, 4.5))
+        fig = Figure(figsize=(8.5, 4.5))
         ax = fig.add_subplot()
         for label in labels:
             c = curve[curve["experiment"] == label].sort_values("interactions")
@@ -115,13 +115,14 @@ def dice_vs_interactions(curve: pd.DataFrame) -> Figure:
         ax.set_xlabel("Interactions (cumulative edits)")
         ax.set_ylabel("Mean Dice (whole tumour)")
         ax.set_title("Dice against interactions", fontsize=_TITLE)
-        ax.legend(loc="lower right", fontsize="small")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
         fig.tight_layout()
     return fig
 
 
 def edit_counts(sessions: pd.DataFrame, per_tool: pd.DataFrame) -> Figure:
-    """Edits per case (histogram) and mean edits per case by tool (stacked bars).
+    """One row per experiment: a histogram of edits per case, and its mean edits per case
+    split by tool, with the share of cases left unedited.
 
     Args:
         sessions: ``statistics.session_table`` output of the experiments with edits.
@@ -130,40 +131,34 @@ def edit_counts(sessions: pd.DataFrame, per_tool: pd.DataFrame) -> Figure:
     """
     labels = _order(sessions)
     colours = _colours(labels)
+    table = per_tool.pivot_table(index="experiment", columns="tool", values="per_case", observed=True,
+                                 aggfunc="sum").reindex(labels).fillna(0.0)
+    tool_colours = dict(zip(table.columns, sns.color_palette("Set2", len(table.columns))))
+    counts = np.arange(int(sessions["n_edits"].max()) + 1)
     with _style():
-        fig = Figure(figsize=(11.0, 4.5))
-        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
-        top = int(sessions["n_edits"].max())
-        width = 0.8 / len(labels)
-        for i, label in enumerate(labels):
-            counts = sessions.loc[sessions["experiment"] == label, "n_edits"].astype(int).value_counts()
-            x = np.arange(top + 1)
-            left.bar(x - 0.4 + width * (i + 0.5), counts.reindex(x, fill_value=0), width, color=colours[label],
-                     label=label)
-        left.xaxis.set_major_locator(MaxNLocator(integer=True))
-        left.yaxis.set_major_locator(MaxNLocator(integer=True))
-        left.set_xlabel("Edits per case")
-        left.set_ylabel("Cases")
-        left.set_title("Edits per case", fontsize=_TITLE)
-        left.legend(fontsize="small")
-
-        table = per_tool.pivot_table(index="experiment", columns="tool", values="per_case", observed=True,
-                                     aggfunc="sum").reindex(labels).fillna(0.0)
-        bottom = np.zeros(len(labels))
-        for tool, colour in zip(table.columns, sns.color_palette("Set2", len(table.columns))):
-            right.bar(range(len(labels)), table[tool], 0.6, bottom=bottom, color=colour, label=tool)
-            bottom += table[tool].to_numpy()
-        unedited = sessions.assign(u=sessions["n_edits"] == 0).groupby("experiment", observed=True)["u"].mean()
-        for i, label in enumerate(labels):
-            right.annotate(f"{unedited[label]:.0%} unedited", (i, bottom[i]), xytext=(0, 3),
-                           textcoords="offset points", ha="center", va="bottom", fontsize="small")
-        right.set_ylim(0, max(bottom.max(), 1e-9) * 1.15)
-        _experiment_ticks(right, labels)
-        right.set_ylabel("Mean edits per case")
-        right.set_title("Edits by tool", fontsize=_TITLE)
-        handles, names = right.get_legend_handles_labels()
-        right.legend(handles[::-1], names[::-1], title="tool", fontsize="small")  # in stacking order
-        fig.tight_layout()
+        fig = Figure(figsize=(10.0, 1.2 + 0.8 * len(labels)), layout="constrained")
+        axes = fig.subplots(len(labels), 2, sharex="col", squeeze=False, gridspec_kw={"width_ratios": [1.3, 1]})
+        for (hist, bars), label in zip(axes, labels):
+            edits = sessions.loc[sessions["experiment"] == label, "n_edits"].astype(int)
+            hist.bar(counts, edits.value_counts().reindex(counts, fill_value=0), 0.8, color=colours[label])
+            hist.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=3))
+            hist.set_ylabel(_wrap(label), rotation=0, ha="right", va="center", labelpad=10)
+            start = 0.0
+            for tool, colour in tool_colours.items():
+                bars.barh(0, table.loc[label, tool], 0.6, left=start, color=colour, label=tool)
+                start += table.loc[label, tool]
+            bars.annotate(f"{(edits == 0).mean():.0%} unedited", (start, 0), xytext=(4, 0), textcoords="offset points",
+                          va="center", fontsize="small")
+            bars.set_yticks([])
+            bars.set_ylim(-0.6, 0.6)
+        axes[0, 0].set_title("Cases per number of edits", fontsize=_TITLE)
+        axes[0, 1].set_title("Mean edits per case, by tool", fontsize=_TITLE)
+        axes[-1, 0].xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes[-1, 0].set_xlabel("Edits per case")
+        axes[-1, 1].set_xlabel("Mean edits per case")
+        axes[-1, 1].set_xlim(0, max(table.sum(axis=1).max(), 1e-9) * 1.4)  # room for the annotation
+        handles, names = axes[0, 1].get_legend_handles_labels()
+        fig.legend(handles, names, title="tool", loc="outside right upper", fontsize="small")
     return fig
 
 
