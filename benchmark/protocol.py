@@ -206,7 +206,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, (str, int, float, bool)) and key in seen:
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # an unhashable key: the base class refuses it
+            if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep)
@@ -358,33 +360,24 @@ def _methods(value: Any, base: Path) -> dict[str, str]:
     return resolved
 
 
-def _checkpoints(spec: str) -> list[Path]:
-    """The checkpoint files a network method was made from: DeepIGeoS' R-Net names its P-Net."""
-    name, _, arg = spec.partition("=")
-    if name not in _NETWORKS:
-        return []
-    path = Path(arg)
-    files = [path]
-    if name == "deepigeos":
-        pnet = load_checkpoint(path).training.get("pnet_checkpoint")
-        if pnet and (path.parent / pnet).is_file():
-            files.append(path.parent / pnet)
-    return files
-
-
 def held_out(case_ids: Sequence[str], specs: Sequence[str]) -> tuple[str, ...]:
     """The cases in none of the train/validation splits of the networks ``specs`` name.
 
     Args:
         case_ids: every case of the data set.
-        specs: method specs; checkpoints of base, editor and deepigeos (its R-Net and
-            the P-Net it names) are read.
+        specs: method specs; the checkpoints of base, editor and deepigeos are read
+            (for deepigeos its R-Net and the P-Net its training record names).
     """
     used: set[str] = set()
     for spec in specs:
-        for path in _checkpoints(spec):
-            for ids in load_checkpoint(path).split.values():
-                used.update(ids)
+        name, _, arg = spec.partition("=")
+        if name not in _NETWORKS:
+            continue
+        ckpt = load_checkpoint(arg)
+        used.update(*ckpt.split.values())
+        pnet = ckpt.training.get("pnet_checkpoint") if name == "deepigeos" else None
+        if pnet and (ckpt.path.parent / pnet).is_file():
+            used.update(*load_checkpoint(ckpt.path.parent / pnet).split.values())
     return tuple(sorted(c for c in case_ids if c not in used))
 
 
@@ -442,7 +435,7 @@ def _experiment(entry: Mapping[str, Any], where: str, methods: Mapping[str, str]
         raise _Problem(f"{where}.id", f"{id_!r} must be a short slug of a-z, 0-9, '_' and '-' (it names a folder)")
     label = _string(entry.get("label", id_), f"{where}.label")
     alias = entry["method"]
-    if alias not in methods:
+    if not isinstance(alias, str) or alias not in methods:
         raise _Problem(f"{where}.method", unknown_name("method alias", alias, methods) + " (the keys of methods)")
     mode = entry.get("mode", "test")
     if mode not in MODES:
@@ -458,7 +451,7 @@ def _experiment(entry: Mapping[str, Any], where: str, methods: Mapping[str, str]
                                           f"got {_kind(rounds)}")
     target = entry.get("target_dice")
     if target is not None:
-        if not isinstance(target, (int, float)) or isinstance(target, bool) or not 0.0 < target <= 1.0:
+        if not _is_number(target) or not 0.0 < target <= 1.0:
             raise _Problem(f"{where}.target_dice", f"expected a Dice in (0, 1] or null, got {_kind(target)}")
         target = float(target)
     return Experiment(id_, label, methods[alias], user, mode, rounds, target)
@@ -477,7 +470,7 @@ def _analyses(value: Any, methods: Mapping[str, str], cases: tuple[str, ...]) ->
         if not isinstance(aliases, list) or not aliases:
             raise _Problem(f"{where}.methods", f"expected a non-empty list of method aliases, got {_kind(aliases)}")
         for i, alias in enumerate(aliases):
-            if alias not in methods:
+            if not isinstance(alias, str) or alias not in methods:
                 raise _Problem(f"{where}.methods[{i}]", unknown_name("method alias", alias, methods))
         chosen = _analysis_cases(settings.get("cases", DEFAULT_ANALYSIS_CASES), cases, f"{where}.cases")
         k = None
@@ -524,7 +517,7 @@ class AnalysisOutcome:
     Attributes:
         status: "done" (run now), "skipped" (complete from an earlier run with the same
             settings) or "failed" (see error).
-        path: what its run function returned (its main file), None when failed.
+        path: what its run function returned (its main file); None when it raised.
     """
 
     name: str

@@ -108,6 +108,7 @@ CHANGES = [
     (_set("methods.G", "editor=checkpoints/G.pt"), "methods.G: checkpoint "),
     (_set("experiments", []), "experiments: expected a non-empty list"),
     (_set("experiments.1.round", 1), "experiments[1].round: unknown key 'round'; did you mean 'rounds'?"),
+    (_set("experiments.1.method", ["paint"]), "experiments[1].method: unknown method alias ['paint']"),
     (_set("experiments.1.method", "pain"), "experiments[1].method: unknown method alias 'pain'; did you mean 'paint'?"),
     (_set("experiments.1.user", "mutli"), "experiments[1].user: unknown user 'mutli'; did you mean 'multi'?"),
     (_set("experiments.1.user", "multi:target=0.9"), "experiments[1].user: unknown option of user 'multi':"),
@@ -116,6 +117,7 @@ CHANGES = [
     (_set("experiments.1.rounds", -1), "experiments[1].rounds: expected an integer >= 0"),
     (_set("experiments.1.rounds", True), "experiments[1].rounds: expected an integer >= 0"),
     (_set("experiments.1.target_dice", 1.5), "experiments[1].target_dice: expected a Dice in (0, 1]"),
+    (_set("experiments.1.target_dice", ".9"), "experiments[1].target_dice: expected a Dice in (0, 1]"),
     (_set("experiments.1.id", "a"), "experiments[1].id: 'a' is also experiments[0]'s id"),
     (_set("experiments.1.id", "B"), "experiments[1].id: 'B' must be a short slug"),
     (_set("experiments.2.label", "(a) paint"), "experiments[2].label: '(a) paint' is also experiments[0]'s label"),
@@ -339,7 +341,7 @@ def test_cli_runs_a_protocol_and_refuses_to_mix_it_with_run_options(tmp_path, da
     raw["experiments"] = raw["experiments"][:2]
     path = write(tmp_path, raw)
     out = tmp_path / "out"
-    res = CliRunner().invoke(main, ["run", str(path), "--out", str(out), "--jobs", "2"])
+    res = CliRunner().invoke(main, ["run", str(path), "--out", str(out), "--jobs", "1", "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert f"experiments -> {out}" in res.output and "(b) one edit: 2 ok, 0 failed, 0 already done; Dice" in res.output
     assert (out / "experiments" / "b" / "rounds.csv").exists()
