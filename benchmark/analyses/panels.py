@@ -24,7 +24,8 @@ import pandas as pd
 
 from baselines.registry import MethodOptions
 from benchmark.analyses.driver import STATUS_COLUMNS, Outcome, analyse_all, read_table, write_tables
-from benchmark.analyses.slices import SlicePanel, flair, largest_section, load_panels, most_changed_section, panels_arrays
+from benchmark.analyses.slices import (SlicePanel, flair, largest_section, load_panels, most_changed_section,
+                                       panels_arrays)
 from benchmark.case import Case
 from benchmark.edits import TOOLS, Adjustment, EditHistory
 from benchmark.io import CaseRef

@@ -74,9 +74,8 @@ class RobustnessData:
     """What :func:`read_robustness` returns.
 
     Attributes:
-        table: one row per case x method x edit, columns :data:`COLUMNS`; (x, y, z) is
-            the edit's centre voxel, ``distance_mm`` its distance to tumour or prediction
-            (foreground edits) or to the outside of both (background edits).
+        table: one row per case x method x edit, columns :data:`COLUMNS`; (x, y, z) and
+            ``distance_mm`` as in :class:`WrongEdit`.
         panels: the stored slices; row ``panel`` of the table is ``panels[panel]``.
         status: what ran, failed or was skipped, columns ``driver.STATUS_COLUMNS``.
     """
@@ -176,24 +175,40 @@ def spread(before: np.ndarray, after: np.ndarray, edit: Click | Stroke,
     return Spread(int(np.count_nonzero(flipped)), int(np.count_nonzero(flipped & ~stamped)), reach)
 
 
-def wrong_edits(case: Case, before: np.ndarray, rng: np.random.Generator
-                ) -> dict[str, tuple[Click | Stroke, float] | str]:
+@dataclass(frozen=True)
+class WrongEdit:
+    """One placed wrong edit.
+
+    Attributes:
+        edit: the click or stroke.
+        voxel: (x, y, z) it is placed at: the click, or the voxel the stroke runs through.
+        distance_mm: from ``voxel`` to tumour or prediction (foreground edits), or to the
+            outside of label & prediction (background edits: its depth).
+    """
+
+    edit: Click | Stroke
+    voxel: tuple[int, int, int]
+    distance_mm: float
+
+
+def wrong_edits(case: Case, before: np.ndarray, rng: np.random.Generator) -> dict[str, WrongEdit | str]:
     """The four wrong edits of :data:`EDITS` on ``case`` given the no-edit prediction
-    ``before`` (bool [X, Y, Z]), each with its ``distance_mm``; a string instead says
-    why that edit cannot be placed."""
-    out: dict[str, tuple[Click | Stroke, float] | str] = {}
+    ``before`` (bool [X, Y, Z]), by name; a string instead says why that edit cannot be
+    placed."""
+    out: dict[str, WrongEdit | str] = {}
     lesion = case.label | before
+    healthy = brain(case) & ~lesion
     try:
         voxel, distance = healthy_voxel(brain(case), lesion, case.spacing, rng)
-        out["fg_click"] = (Click(voxel, True), distance)
-        out["fg_stroke"] = (Stroke(line_stroke(voxel, brain(case) & ~lesion), True), distance)
+        out["fg_click"] = WrongEdit(Click(voxel, True), voxel, distance)
+        out["fg_stroke"] = WrongEdit(Stroke(line_stroke(voxel, healthy), True), voxel, distance)
     except ValueError as error:
         out["fg_click"] = out["fg_stroke"] = str(error)
     inside = case.label & before
     if inside.any():
         voxel, depth = deepest_voxel(inside, case.spacing)
-        out["bg_click"] = (Click(voxel, False), depth)
-        out["bg_stroke"] = (Stroke(line_stroke(voxel, inside), False), depth)
+        out["bg_click"] = WrongEdit(Click(voxel, False), voxel, depth)
+        out["bg_stroke"] = WrongEdit(Stroke(line_stroke(voxel, inside), False), voxel, depth)
     else:
         out["bg_click"] = out["bg_stroke"] = "the prediction misses the tumour: no voxel is inside both"
     return out
@@ -207,23 +222,23 @@ def robustness_case(case: Case, method: Method, rng: np.random.Generator) -> Out
     volume = flair(case)
     rows, panels, skipped = [], [], []
     for name, tool, positive, _ in EDITS:
+        wrong = placed[name]
         if tool not in method.tools:
             skipped.append((name, f"{method.name} does not accept the {tool} tool"))
             continue
-        if isinstance(placed[name], str):
-            skipped.append((name, placed[name]))
+        if isinstance(wrong, str):
+            skipped.append((name, wrong))
             continue
-        edit, distance = placed[name]
-        after = np.asarray(method.predict(image, EditHistory().add([edit])), dtype=bool)
-        measured = spread(before, after, edit, case.spacing)
-        centre = edit.voxels[len(edit.voxels) // 2]
+        after = np.asarray(method.predict(image, EditHistory().add([wrong.edit])), dtype=bool)
+        measured = spread(before, after, wrong.edit, case.spacing)
+        x, y, z = wrong.voxel
         rows.append({"case": case.case_id, "method": method.name, "edit": name, "tool": tool, "positive": positive,
-                     "x": int(centre[0]), "y": int(centre[1]), "z": int(centre[2]), "distance_mm": distance,
-                     "edit_voxels": len(edit.voxels), "stamped": int(np.count_nonzero(stamp([edit], before.shape))),
+                     "x": x, "y": y, "z": z, "distance_mm": wrong.distance_mm, "edit_voxels": len(wrong.edit.voxels),
+                     "stamped": int(np.count_nonzero(stamp([wrong.edit], before.shape))),
                      "flipped": measured.flipped, "beyond_stamp": measured.beyond_stamp, "reach_mm": measured.reach_mm,
                      "dice_before": dice(before, case.label), "dice_after": dice(after, case.label),
                      "panel": len(panels)})
-        panels.append(SlicePanel.cut(int(centre[2]), volume, case.label, before, after, [edit]))
+        panels.append(SlicePanel.cut(z, volume, case.label, before, after, [wrong.edit]))
     return Outcome(tuple(rows), tuple(panels), tuple(skipped))
 
 
@@ -294,8 +309,8 @@ def plot_robustness(data: RobustnessData, case: str | None = None, method: str |
         show_contour(ax, panel.after, box, AFTER)
         show_edits(ax, panel.points, box, tool)
         ax.set_title(f"{what}\nflipped {row.flipped} voxels ({row.beyond_stamp} beyond the stamp), "
-                     f"reach {row.reach_mm:.1f} mm\nDice {row.dice_before:.3f} → {row.dice_after:.3f} (z = {panel.z})",
-                     fontsize=8.5)
+                     f"reach {row.reach_mm:.1f} mm\n"
+                     f"Dice {row.dice_before:.3f} → {row.dice_after:.3f} (z = {panel.z})", fontsize=8.5)
     for r, (column, ylabel) in enumerate((("beyond_stamp", "flipped voxels beyond the stamp"),
                                           ("reach_mm", "propagation reach (mm)"))):
         ax = fig.add_subplot(grid[r, 2])

@@ -104,7 +104,7 @@ def sweep_case(case: Case, method: Method, ks: Sequence[float]) -> Outcome:
     image = case.without_label()
     voxel_ml = float(np.prod(case.spacing)) / 1000.0
     base = np.asarray(method.predict(image, EditHistory()), dtype=bool)
-    predictions = [base if k == 0 else np.asarray(method.predict(image, EditHistory().add([Adjustment(k)])), dtype=bool)
+    predictions = [base if k == 0 else np.asarray(method.predict(image, EditHistory().add([Adjustment(k)])), bool)
                    for k in ks]
     base_row = {"base_volume_ml": np.count_nonzero(base) * voxel_ml, "base_dice": dice(base, case.label)}
     rows = tuple({"case": case.case_id, "method": method.name, "k": k,
@@ -155,12 +155,14 @@ def plot_sweep(data: SweepData, case: str | None = None, method: str | None = No
     """
     from matplotlib.figure import Figure
 
-    from benchmark.analyses.figures import AFTER, BEFORE, GT, corner_text, crop_box, legend_handles, show_contour, show_image
+    from benchmark.analyses.figures import (AFTER, BEFORE, GT, corner_text, crop_box, legend_handles, show_contour,
+                                            show_image)
 
     fig = Figure(figsize=(11, 7.8), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=(1.35, 1.0))
     ax_volume, ax_dice = top.subplots(1, 2)
-    table = data.table.assign(relative_volume=data.table.volume_ml / data.table.base_volume_ml.where(data.table.base_volume_ml > 0))
+    base_volume = data.table.base_volume_ml.where(data.table.base_volume_ml > 0)
+    table = data.table.assign(relative_volume=data.table.volume_ml / base_volume)
     for colour, (name, rows) in zip(cycle(f"C{i}" for i in range(10)), table.groupby("method", sort=False)):
         for ax, column in ((ax_volume, "relative_volume"), (ax_dice, "dice")):
             for _, one in rows.groupby("case", sort=False):
