@@ -90,7 +90,7 @@ def dice_boxplot(sessions: pd.DataFrame, rng: np.random.Generator) -> Figure:
         ax.set_ylabel("Final Dice (whole tumour)")
         ax.set_title("Final Dice per experiment", fontsize=_TITLE)
         ax.legend(handles=[Line2D([], [], marker="D", ls="", mfc="white", mec="black", label="mean"),
-                           Line2D([], [], color="black", label="median")], loc="lower right", fontsize="small")
+                           Line2D([], [], color="black", label="median")], loc="best", fontsize="small")
         fig.tight_layout()
     return fig
 
