@@ -63,14 +63,16 @@ def edits(prediction: Path, label: Path, tool: str, mode: str, seed: int) -> Non
 
 
 @main.command()
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+@click.argument("protocol", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of cases (BraTS 2018/2021/2023, MSD Task01 or nnU-Net v2 raw).")
-@click.option("--method", "methods", multiple=True, required=True, help="Method spec; repeat for several.")
-@click.option("--user", "users", multiple=True, required=True,
+@click.option("--method", "methods", multiple=True, help="Method spec; repeat for several.")
+@click.option("--user", "users", multiple=True,
               help=f"Simulated user ({', '.join(POLICY_NAMES)}), with options as NAME:KEY=VALUE,... "
                    "(e.g. multi:target_dice=0.95); repeat for several.")
 @click.option("--rounds", default=5, show_default=True, help="Editing rounds after the initial prediction.")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Results folder.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Results folder (with PROTOCOL, default results/<protocol name>).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--jobs", default=1, show_default=True, help="Parallel worker processes.")
 @click.option("--layout", type=click.Choice(LAYOUTS), default=None, help="Data layout (default: detected).")
@@ -82,12 +84,24 @@ def edits(prediction: Path, label: Path, tool: str, mode: str, seed: int) -> Non
 @click.option("--no-hd95", is_flag=True, help="Skip HD95 (faster).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Where network methods run.")
-def run(data, methods, users, rounds, out, seed, jobs, layout, mode, target_dice, initial, cases, no_hd95,
-        device) -> None:
+@click.pass_context
+def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mode, target_dice, initial, cases,
+        no_hd95, device) -> None:
     """Run every case x method x user session and write the results table to OUT.
 
-    Methods: manual-paint, base=F.pt and editor=G.pt (from `simedit train`).
+    Methods: manual-paint, base=F.pt and editor=G.pt (from `simedit train`); needs
+    --data, --method, --user and --out.
+
+    With a PROTOCOL file (.yaml; schema in benchmark/protocol.py), run its experiments
+    and analyses instead: simedit run PROTOCOL.yaml [--out DIR] [--jobs N] [--device D].
     """
+    if protocol is not None:
+        _run_protocol(ctx, protocol, out, jobs, device)
+        return
+    missing = [flag for flag, value in (("--data", data), ("--method", methods), ("--user", users), ("--out", out))
+               if not value]
+    if missing:
+        raise click.UsageError(f"Missing option(s) {', '.join(missing)}, or give a PROTOCOL.yaml file.")
     from baselines.registry import MethodOptions
     from benchmark.runner import RunConfig, run as run_all
     from benchmark.session import SessionConfig
@@ -105,6 +119,50 @@ def run(data, methods, users, rounds, out, seed, jobs, layout, mode, target_dice
     _print_summary(summary)
     if summary.failed and not summary.ok:
         sys.exit(1)
+
+
+def _run_protocol(ctx: click.Context, path: Path, out: Path | None, jobs: int, device: str) -> None:
+    """`simedit run PROTOCOL.yaml`: refuses the options the protocol sets, runs it, prints a summary."""
+    from click.core import ParameterSource
+
+    from benchmark.protocol import load_protocol, run_protocol
+
+    given = [p.opts[-1] for p in ctx.command.params if isinstance(p, click.Option)
+             and p.name not in ("out", "jobs", "device") and ctx.get_parameter_source(p.name) != ParameterSource.DEFAULT]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} cannot be combined with a protocol file, which sets them; edit "
+                               f"{path} instead (with a protocol only --out, --jobs and --device apply).")
+    try:
+        protocol = load_protocol(path)
+        summary = run_protocol(protocol, out or Path("results") / protocol.name, jobs, device)
+    except ValueError as e:
+        raise _fail(e)
+    _print_protocol_summary(summary)
+    broken = [e for e in summary.experiments if e.run is None or (e.run.failed and not e.run.ok)]
+    if broken or any(a.status == "failed" for a in summary.analyses):
+        sys.exit(1)
+
+
+def _print_protocol_summary(summary) -> None:
+    from benchmark.results import read_rounds
+
+    click.echo(f"experiments -> {summary.out}")
+    for outcome in summary.experiments:
+        label = outcome.experiment.label
+        if outcome.run is None:
+            click.echo(f"  {label}: could not run")
+            continue
+        line = f"  {label}: {outcome.run.ok} ok, {outcome.run.failed} failed, {outcome.run.skipped} already done"
+        rounds = read_rounds(outcome.folder)
+        if len(rounds):
+            last = rounds.sort_values("round").groupby("case").last()
+            line += (f"; Dice {rounds[rounds['round'] == 0].dice.mean():.4f} -> {last.dice.mean():.4f}, "
+                     f"{last.n_edits.mean():.2f} edits per case")
+        click.echo(line)
+    for analysis in summary.analyses:
+        click.echo(f"analysis {analysis.name}: {analysis.status}" + (f" -> {analysis.path}" if analysis.path else ""))
+    for line in summary.errors:
+        click.echo(f"  failed: {line}", err=True)
 
 
 def _print_summary(summary) -> None:
@@ -202,6 +260,30 @@ def demo(out: Path, cases: int, shape, rounds: int, jobs: int, seed: int) -> Non
     except ValueError as e:
         raise _fail(e)
     _print_summary(summary)
+
+
+@main.command()
+@click.argument("results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Report folder (default: RESULTS_DIR/report).")
+@click.option("--reference", default=None, help="Label or id of the experiment the others are compared with "
+              "(default: the first).")
+@click.option("--n-boot", default=10000, show_default=True, help="Bootstrap resamples for confidence intervals.")
+@click.option("--seed", default=0, show_default=True, help="Seeds the bootstrap and the point jitter.")
+def report(results_dir: Path, out: Path | None, reference: str | None, n_boot: int, seed: int) -> None:
+    """Tables, figures and index.html/index.md of a protocol or run folder RESULTS_DIR."""
+    import pandas as pd
+
+    from benchmark.report import build_report
+    from benchmark.report.tables import summary_display
+
+    try:
+        folder = build_report(results_dir, out, reference, n_boot, seed)
+    except ValueError as e:
+        raise _fail(e)
+    click.echo(f"report written to {folder / 'index.html'} (and index.md, figures/, tables/)")
+    summary = summary_display(pd.read_csv(folder / "tables" / "summary.csv"))
+    click.echo(summary.to_string(index=False))
 
 
 from baselines.deepigeos_train import deepigeos as train_deepigeos  # noqa: E402 - registered after the core commands
