@@ -42,8 +42,12 @@ def adjust_surface(mask: np.ndarray, k: float, spacing: tuple[float, float, floa
 
     Grows (k > 0) by adding the outside voxels nearest to the mask, or shrinks (k < 0) by
     removing the inside voxels nearest to the outside, in order of Euclidean distance
-    (mm); all voxels at the last distance are taken, so the change can overshoot by one
-    shell of ties. k <= -1 empties the mask; an empty mask stays empty.
+    (mm), exactly ``round(|k| x volume)`` of them. Voxels at the same distance (a whole
+    shell of them on a thin or speckled mask, where one shell can exceed the mask's own
+    volume) are taken nearest to the mask's centre of mass first when growing and
+    farthest from it first when shrinking, so the change stays even around the mask and
+    K below one shell still has an effect. k <= -1 empties the mask; an empty mask stays
+    empty.
 
     Args:
         mask: bool [X, Y, Z].
@@ -64,11 +68,21 @@ def adjust_surface(mask: np.ndarray, k: float, spacing: tuple[float, float, floa
     grow = k > 0
     region = ~mask if grow else mask
     depth = edt.edt(np.ascontiguousarray(region, dtype=np.uint8), anisotropy=spacing, black_border=not grow)
-    candidates = depth[region]
+    index = np.flatnonzero(region)
+    candidates = depth.ravel()[index]
     n = min(n, candidates.size)
     threshold = np.partition(candidates, n - 1)[n - 1]
-    moved = region & (depth <= threshold)
-    return mask | moved if grow else mask & ~moved
+    near = candidates <= threshold  # the shells that are taken, the last one maybe in part
+    index, candidates = index[near], candidates[near]
+    if index.size > n:
+        coords = np.stack(np.unravel_index(index, mask.shape), axis=1)
+        centre = np.argwhere(mask).mean(axis=0)
+        from_centre = (((coords - centre) * np.asarray(spacing)) ** 2).sum(axis=1)
+        order = np.lexsort((from_centre if grow else -from_centre, candidates))
+        index = index[order[:n]]
+    out = mask.copy().ravel()
+    out[index] = grow
+    return out.reshape(mask.shape)
 
 
 @dataclass(frozen=True)

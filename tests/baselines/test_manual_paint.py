@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from scipy.ndimage import binary_dilation
 
 from benchmark.case import CaseImage
 from benchmark.edits import Adjustment, Click, EditHistory, Stroke
@@ -52,6 +53,20 @@ def test_adjustment_changes_the_volume_by_the_factor_1_plus_k():
         assert out[ball(SHAPE, (20, 18, 14), r - 1)].all()
         assert not out[~ball(SHAPE, (20, 18, 14), r + 1)].any()
     assert not adjust_surface(sphere, -1.0, (1.0, 1.0, 1.0)).any()
+
+
+def test_adjustment_of_a_speckled_mask_changes_exactly_k_times_its_volume():
+    # One shell around scattered single voxels holds far more voxels than the mask itself:
+    # taking whole shells made every K a jump to about 2-3x the volume.
+    mask = np.random.default_rng(0).random(SHAPE) < 0.01
+    volume = mask.sum()
+    for k in (0.1, 0.3, -0.2, -0.5):
+        out = adjust_surface(mask, k, (1.0, 1.0, 1.0))
+        assert out.sum() == volume + round(k * volume)
+        assert out[mask].all() if k > 0 else mask[out].all()
+    grown = adjust_surface(mask, 0.3, (1.0, 1.0, 1.0)) & ~mask
+    # what was added touches the mask (distance-1 shell first)
+    assert (grown & ~binary_dilation(mask, np.ones((3, 3, 3)))).sum() == 0
 
 
 def test_edits_raise_dice_on_a_case():
