@@ -6,11 +6,12 @@ The lower bar every editing method must beat. In history order:
 - a stroke paints (or erases) its voxels dilated by two voxels, as the paper's brush
   channel encodes them;
 - an adjustment K moves the whole surface outwards (K > 0) or inwards (K < 0), by one
-  distance everywhere, until the volume has changed by K x the current volume. K is a
-  relative *volume* error, (V_over - V_under) / V_gt; moving the surface by K x the
-  equivalent radius instead changes the volume about three times too much (measured:
-  the adjustment user then oscillated and mean Dice fell from 0.90 to 0.66 over five
-  rounds on the default phantoms).
+  distance everywhere, to the volume the paper's K implies. The simulated user types
+  K = -(V_over - V_under) / V_gt = (V_gt - V) / V_gt for a prediction of volume V, so
+  the volume it asks for is V_gt = V / (1 - K): K = -0.5 shrinks to 2/3 of the volume,
+  K = 0.5 doubles it. (Reading K as a change of K x V instead emptied the mask whenever
+  a prediction was more than twice too large (K <= -1); moving the surface by K x the
+  equivalent radius changed the volume about three times too much.)
 """
 
 from __future__ import annotations
@@ -38,20 +39,21 @@ def paint_ball(mask: np.ndarray, centre: tuple[int, int, int], radius_mm: float,
 
 
 def adjust_surface(mask: np.ndarray, k: float, spacing: tuple[float, float, float]) -> np.ndarray:
-    """Move the surface of ``mask`` uniformly until its volume has changed by ``k`` x volume.
+    """Move the surface of ``mask`` uniformly until its volume is ``volume / (1 - k)``.
 
     Grows (k > 0) by adding the outside voxels nearest to the mask, or shrinks (k < 0) by
     removing the inside voxels nearest to the outside, in order of Euclidean distance
-    (mm), exactly ``round(|k| x volume)`` of them. Voxels at the same distance (a whole
-    shell of them on a thin or speckled mask, where one shell can exceed the mask's own
-    volume) are taken nearest to the mask's centre of mass first when growing and
-    farthest from it first when shrinking, so the change stays even around the mask and
-    K below one shell still has an effect. k <= -1 empties the mask; an empty mask stays
-    empty.
+    (mm), exactly as many as the new volume needs (round(V k / (1 - k)) of them).
+    Voxels at the same distance (a whole shell of them on a thin or speckled mask, where
+    one shell can exceed the mask's own volume) are taken nearest to the mask's centre
+    of mass first when growing and farthest from it first when shrinking, so the change
+    stays even around the mask and K below one shell still has an effect. k >= 1 asks
+    for an unbounded volume: every voxel the distance transform reaches is added. An
+    empty mask stays empty.
 
     Args:
         mask: bool [X, Y, Z].
-        k: relative volume change.
+        k: the adjustment K, (V_gt - V) / V_gt as the user estimates it.
         spacing: voxel size in mm along X, Y, Z.
 
     Returns:
@@ -60,12 +62,10 @@ def adjust_surface(mask: np.ndarray, k: float, spacing: tuple[float, float, floa
     volume = np.count_nonzero(mask)
     if volume == 0 or k == 0:
         return mask.copy()
-    if k <= -1:
-        return np.zeros_like(mask)
-    n = int(round(abs(k) * volume))
+    grow = k > 0
+    n = np.count_nonzero(~mask) if k >= 1 else int(round(abs(volume * k / (1 - k))))
     if n == 0:
         return mask.copy()
-    grow = k > 0
     region = ~mask if grow else mask
     depth = edt.edt(np.ascontiguousarray(region, dtype=np.uint8), anisotropy=spacing, black_border=not grow)
     index = np.flatnonzero(region)

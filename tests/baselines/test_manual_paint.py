@@ -7,6 +7,7 @@ from benchmark.edits import Adjustment, Click, EditHistory, Stroke
 from benchmark.metrics import dice
 from baselines.initial import FlairThreshold, fill_holes
 from baselines.manual_paint import ManualPaint, adjust_surface
+from policies.adjustment import measured_k
 from tests.helpers import ball, tumour_case
 
 SHAPE = (40, 36, 28)
@@ -41,28 +42,29 @@ def test_stroke_paints_its_dilated_voxels():
     assert out.sum() > 25 and not out[d > 6].any()
 
 
-def test_adjustment_changes_the_volume_by_the_factor_1_plus_k():
+def test_adjustment_sets_the_volume_the_papers_k_implies():
     sphere = ball(SHAPE, (20, 18, 14), 8)
     r_eq = (3 * sphere.sum() / (4 * np.pi)) ** (1 / 3)
     for k in (0.6, -0.5):
         out = adjust_surface(sphere, k, (1.0, 1.0, 1.0))
-        assert out.sum() == pytest.approx((1 + k) * sphere.sum(), rel=0.1)
+        assert out.sum() == sphere.sum() + np.sign(k) * round(abs(sphere.sum() * k / (1 - k)))
         assert sphere[out].all() if k < 0 else out[sphere].all()
         # the surface moved by d: sandwiched between balls of radius 8 +- d +- 1 voxel
-        r = 8 + r_eq * ((1 + k) ** (1 / 3) - 1)
+        r = 8 + r_eq * ((1 / (1 - k)) ** (1 / 3) - 1)
         assert out[ball(SHAPE, (20, 18, 14), r - 1)].all()
         assert not out[~ball(SHAPE, (20, 18, 14), r + 1)].any()
-    assert not adjust_surface(sphere, -1.0, (1.0, 1.0, 1.0)).any()
+    # the user's K for a prediction twice too large is -1: back to half, not empty
+    assert adjust_surface(sphere, -1.0, (1.0, 1.0, 1.0)).sum() == sphere.sum() - round(sphere.sum() / 2)
 
 
-def test_adjustment_of_a_speckled_mask_changes_exactly_k_times_its_volume():
+def test_adjustment_of_a_speckled_mask_reaches_exactly_the_volume_k_implies():
     # One shell around scattered single voxels holds far more voxels than the mask itself:
     # taking whole shells made every K a jump to about 2-3x the volume.
     mask = np.random.default_rng(0).random(SHAPE) < 0.01
     volume = mask.sum()
     for k in (0.1, 0.3, -0.2, -0.5):
         out = adjust_surface(mask, k, (1.0, 1.0, 1.0))
-        assert out.sum() == volume + round(k * volume)
+        assert out.sum() == volume + np.sign(k) * round(abs(k * volume / (1 - k)))
         assert out[mask].all() if k > 0 else mask[out].all()
     grown = adjust_surface(mask, 0.3, (1.0, 1.0, 1.0)) & ~mask
     # what was added touches the mask (distance-1 shell first)
@@ -72,9 +74,11 @@ def test_adjustment_of_a_speckled_mask_changes_exactly_k_times_its_volume():
 def test_edits_raise_dice_on_a_case():
     case = tumour_case()
     method = ManualPaint(initial=Fixed(ball(SHAPE, (20, 18, 14), 5)))
-    before = dice(method.predict(case.without_label(), EditHistory()), case.label)
-    after = dice(method.predict(case.without_label(), EditHistory().add([Adjustment(3.0)])), case.label)
-    assert after > before + 0.2
+    first = method.predict(case.without_label(), EditHistory())
+    k = -measured_k(case.label, first)  # what the simulated user types
+    after = method.predict(case.without_label(), EditHistory().add([Adjustment(k)]))
+    assert dice(after, case.label) > dice(first, case.label) + 0.2
+    assert after.sum() == pytest.approx(case.label.sum(), rel=0.01)
 
 
 def test_flair_threshold_finds_the_bright_tumour():
