@@ -19,6 +19,7 @@ from torch import nn
 
 from baselines.checkpoint import CheckpointError, InputSpec, build_network, load_checkpoint
 from baselines.inference import InferenceSettings, predict_logits
+from baselines.patches import brain_mask
 from benchmark.case import CaseImage
 from benchmark.edits import CHANNELS, TOOLS, EditHistory, encode
 
@@ -88,7 +89,7 @@ class NetworkMethod:
     def logits(self, image: CaseImage, history: EditHistory) -> np.ndarray:
         """float32 [X, Y, Z] logits; sets :attr:`last_forward_ms`."""
         modalities = self._modalities(image)
-        edits = encode(history, image.shape) if self.inputs.edit_channels else None
+        edits = encode(history, image.shape, brain_mask(modalities)) if self.inputs.edit_channels else None
         logits, self.last_forward_ms = predict_logits(self.model, modalities, edits, self.settings)
         return logits
 

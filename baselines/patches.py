@@ -9,6 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 
+def brain_mask(image: np.ndarray) -> np.ndarray:
+    """bool [X, Y, Z]: voxels non-zero in any channel of ``image`` (float [C, X, Y, Z])."""
+    return np.any(image != 0, axis=0)
+
+
 def brain_box(image: np.ndarray, margin: int = 0) -> tuple[slice, slice, slice]:
     """The bounding box of the brain (voxels non-zero in any channel), grown by ``margin``.
 
@@ -19,7 +24,7 @@ def brain_box(image: np.ndarray, margin: int = 0) -> tuple[slice, slice, slice]:
     Returns:
         Slices over (X, Y, Z); the whole volume when nothing is non-zero.
     """
-    inside = np.any(image != 0, axis=0)
+    inside = brain_mask(image)
     shape = inside.shape
     if not inside.any():
         return tuple(slice(0, n) for n in shape)  # type: ignore[return-value]

@@ -45,7 +45,7 @@ from baselines.inference import InferenceSettings, predict_logits
 from baselines.fit import Schedule, fit
 from baselines.network_method import KINDS, NetworkMethod
 from baselines.networks import BACKBONES, backbone_error, make_backbone
-from baselines.patches import augment, brain_box, extract, patch_origin
+from baselines.patches import augment, brain_box, brain_mask, extract, patch_origin
 from baselines.training_edits import PredictionCache, draw_tools, file_digest, sample_history, simulate_tool_edits
 from benchmark.case import Case
 from benchmark.edits import Edit, EditHistory, encode
@@ -229,7 +229,7 @@ def make_batch(cases: Sequence[TrainingCase], config: TrainConfig, rng: np.rando
         channels = case.image
         if case.edits is not None:
             history = sample_history(case.edits, draw_tools(rng, config.tool_p))
-            channels = np.concatenate([channels, encode(history, case.label.shape)])
+            channels = np.concatenate([channels, encode(history, case.label.shape, brain_mask(case.image))])
         origin = patch_origin(case.label, config.patch, rng, config.foreground_p)
         x, y = augment(extract(channels, origin, config.patch), extract(case.label, origin, config.patch), rng,
                        intensity_channels=case.image.shape[0])
@@ -272,7 +272,7 @@ def validate(model: torch.nn.Module, cases: Sequence[TrainingCase], settings: In
         edits = None
         if case.edits is not None:
             history = sample_history(case.edits, tuple(case.edits) if with_edits else ())
-            edits = encode(history, case.label.shape)
+            edits = encode(history, case.label.shape, brain_mask(case.image))
         logits, _ = predict_logits(model, case.image, edits, settings)
         scores.append(dice(logits > 0, case.label))
     model.train()

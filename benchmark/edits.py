@@ -192,16 +192,30 @@ def stamp(edits: Iterable[Click | Stroke], shape: tuple[int, int, int], out: np.
     return out
 
 
-def encode(history: EditHistory, shape: tuple[int, int, int]) -> np.ndarray:
+def encode(history: EditHistory, shape: tuple[int, int, int], brain: np.ndarray | None = None) -> np.ndarray:
     """The paper's three edit channels.
+
+    Args:
+        history: the edits so far.
+        shape: (X, Y, Z) of the image.
+        brain: optional bool [X, Y, Z] mask where K is written (e.g. voxels where any
+            modality is non-zero); None writes K everywhere.
 
     Returns:
         float32 [3, X, Y, Z]: selection (+1/-1 at clicks dilated by two voxels, 0
-        elsewhere), brush (likewise for stroke voxels), adjustment (K everywhere; the
-        sum over the history, see :attr:`EditHistory.k_total`).
+        elsewhere), brush (likewise for stroke voxels), adjustment (K on ``brain``, 0
+        elsewhere, or K everywhere; the sum over the history, see
+        :attr:`EditHistory.k_total`). A network whose layers normalise each channel per
+        image (instance norm, as in Isensee et al.) subtracts a constant channel away, so
+        the networks are given K on the brain only: the K-scaled brain outline survives.
     """
     out = np.zeros((3, *shape), np.float32)
     stamp(history.of_tool("selection"), shape, out[0])  # type: ignore[arg-type]
     stamp(history.of_tool("brush"), shape, out[1])  # type: ignore[arg-type]
-    out[2] = history.k_total
+    if brain is None:
+        out[2] = history.k_total
+    else:
+        if brain.shape != tuple(shape) or brain.dtype != bool:
+            raise ValueError(f"brain must be a bool mask of shape {tuple(shape)}, got {brain.dtype} {brain.shape}")
+        out[2][brain] = history.k_total
     return out

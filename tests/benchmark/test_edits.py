@@ -77,3 +77,16 @@ def test_bad_edits_raise(make):
 def test_out_of_volume_edit_raises():
     with pytest.raises(ValueError, match="outside the volume"):
         encode(EditHistory().add([Click((20, 0, 0), True)]), SHAPE)
+
+
+def test_encode_writes_k_on_the_brain_only_when_given_one():
+    shape = (6, 5, 4)
+    brain = np.zeros(shape, bool)
+    brain[1:5, 1:4, 1:3] = True
+    history = EditHistory().add([Adjustment(0.2)]).add([Adjustment(-0.05)])
+    out = encode(history, shape, brain)
+    np.testing.assert_allclose(out[2][brain], 0.15, rtol=1e-6)
+    assert not out[2][~brain].any()
+    np.testing.assert_allclose(encode(history, shape)[2], 0.15, rtol=1e-6)
+    with pytest.raises(ValueError, match="brain must be a bool mask"):
+        encode(history, shape, brain[:-1])
