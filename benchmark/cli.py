@@ -224,42 +224,34 @@ def bench_model_cmd(shape, device, repeats) -> None:
 
 
 @main.command()
-@click.option("--out", default=Path("results/demo"), type=click.Path(file_okay=False, path_type=Path), show_default=True)
-@click.option("--cases", default=8, show_default=True)
-@click.option("--shape", nargs=3, type=int, default=(240, 240, 155), show_default=True)
-@click.option("--rounds", default=5, show_default=True)
-@click.option("--jobs", default=2, show_default=True)
+@click.option("--out", default=Path("results/demo"), type=click.Path(file_okay=False, path_type=Path), show_default=True,
+              help="Folder for the phantoms, checkpoints, results and report.")
+@click.option("--preset", type=click.Choice(["cpu", "paper"]), default="cpu", show_default=True,
+              help="cpu: 96x96x64 phantoms, minutes on 2 cores; paper: BraTS-size phantoms and the paper's training (GPU).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--cases", default=24, show_default=True, help="Phantoms in all.")
+@click.option("--train-cases", default=16, show_default=True, help="Phantoms the networks learn from; the rest are held out.")
+@click.option("--shape", nargs=3, type=int, default=None, help="Phantom size X Y Z (default: the preset's).")
+@click.option("--jobs", default=2, show_default=True, help="Parallel worker processes.")
 @click.option("--seed", default=0, show_default=True)
-def demo(out: Path, cases: int, shape, rounds: int, jobs: int, seed: int) -> None:
-    """The main job on the embedded data: phantoms, every simulated user, a summary.
+def demo(out: Path, preset: str, device: str, cases: int, train_cases: int, shape, jobs: int, seed: int) -> None:
+    """The main job on the embedded data: the seed paper's Section 3, end to end.
 
-    Synthesises BraTS-like phantoms into OUT/data (kept for the next run with the same
-    settings), runs manual paint with every user into OUT/run and prints mean Dice
-    before and after editing.
+    Synthesises BraTS-like phantoms, trains F, G and DeepIGeoS on some of them (reusing
+    checkpoints that match), runs the shipped protocol (benchmark/protocols/seed-paper.yaml)
+    on the others and writes the report to OUT/report. Run it again to resume.
     """
-    from baselines.registry import MethodOptions
-    from benchmark.runner import RunConfig, run as run_all
-    from benchmark.session import SessionConfig
-    from benchmark.synth import synthesize
+    from benchmark.demo import DemoConfig, run_demo
 
-    data = out / "data"
-    marker = data / "synth.json"
-    settings = {"cases": cases, "shape": list(shape), "seed": seed, "layout": "brats2018"}
-    if marker.exists() and json.loads(marker.read_text()) != settings:
-        raise click.ClickException(f"{data} holds phantoms made with other settings; delete it or choose another --out")
-    if not marker.exists():  # first run, or an interrupted one: (re)write every case
-        synthesize(data, cases, tuple(shape), seed, "brats2018", jobs, progress=True)
-        marker.write_text(json.dumps(settings))
-    config = RunConfig(
-        data=data, out=out / "run", methods=("manual-paint",),
-        users=("multi", "all-tools", "selection", "brush", "adjustment", "cvpr25", "ritm", "random"),
-        session=SessionConfig(max_rounds=rounds), seed=seed, jobs=jobs, method_options=MethodOptions(),
-    )
     try:
-        summary = run_all(config)
+        config = DemoConfig(out=out, preset=preset, cases=cases, train_cases=train_cases,
+                            shape=tuple(shape) if shape else None, seed=seed, jobs=jobs, device=device)
+        summary = run_demo(config, echo=click.echo)
     except ValueError as e:
         raise _fail(e)
-    _print_summary(summary)
+    _print_protocol_summary(summary.protocol)
+    times = ", ".join(f"{k} {v:.0f} s" for k, v in summary.seconds.items())
+    click.echo(f"report: {summary.report / 'index.html'} ({times})")
 
 
 @main.command()

@@ -1,0 +1,206 @@
+"""The main job on the embedded data: the seed paper's Section 3, end to end, in minutes.
+
+```
+OUT/data/             phantoms (``simedit synth``), kept for the next run with the same settings
+OUT/checkpoints/      F.pt, G.pt (+ F.predictions/), D.pt + D.pnet.pt: trained on the first
+                      ``train_cases`` phantoms; reused when they match the settings
+OUT/protocol.json     the shipped protocol (benchmark/protocols/seed-paper.yaml) run on the
+OUT/experiments/      other phantoms (held out: in none of the checkpoints' splits)
+OUT/analyses/
+OUT/report/           `simedit report OUT`: figures, tables, index.md / index.html
+```
+
+Every step is resumable: phantoms are written once, a checkpoint that matches its
+settings is reused (one that stopped part-way is trained on from where it stopped), the
+protocol skips finished sessions and analyses, and the report is rebuilt from the files.
+
+Presets: ``cpu`` (96x96x64 phantoms, the CPU training presets shortened to fit the
+15-minute budget on 2 cores) and ``paper`` (BraTS-size 240x240x155 phantoms and the
+paper's training settings, for a GPU: hours).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from baselines.checkpoint import Checkpoint, load_checkpoint
+from baselines.deepigeos_train import DeepIGeoSConfig, pnet_path, train_deepigeos
+from baselines.training import TrainConfig, train
+from baselines.training_edits import file_digest
+from benchmark.io import CaseRef, discover
+from benchmark.protocol import ProtocolSummary, load_protocol, run_protocol, shipped_protocol
+from benchmark.synth import synthesize
+
+PRESETS = ("cpu", "paper")
+CHECKPOINTS = "checkpoints"
+SYNTH_MARKER = "synth.json"
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """What the demo makes and where.
+
+    Attributes:
+        out: the demo's folder (data, checkpoints, results and report inside).
+        preset: "cpu" or "paper" (see the module docstring).
+        cases: phantoms in all; the first ``train_cases`` (sorted ids) train the networks,
+            the rest are the held-out test set.
+        train_cases: phantoms the networks learn from (a fifth of them validate).
+        shape: phantom size X, Y, Z; None: the preset's.
+        seed: phantoms, training and the simulated users.
+        jobs: parallel worker processes for the phantoms and the sessions.
+        device: "cpu" or "cuda" for training and inference.
+    """
+
+    out: Path = Path("results/demo")
+    preset: str = "cpu"
+    cases: int = 24
+    train_cases: int = 16
+    shape: tuple[int, int, int] | None = None
+    seed: int = 0
+    jobs: int = 2
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {PRESETS}, got {self.preset!r}")
+        if not 2 <= self.train_cases < self.cases:
+            raise ValueError(f"train_cases must be at least 2 and leave held-out cases: got {self.train_cases} "
+                             f"of {self.cases} cases")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+
+    @property
+    def phantom_shape(self) -> tuple[int, int, int]:
+        if self.shape is not None:
+            return tuple(self.shape)  # type: ignore[return-value]
+        return (96, 96, 64) if self.preset == "cpu" else (240, 240, 155)
+
+    def networks(self) -> tuple[TrainConfig, TrainConfig, DeepIGeoSConfig]:
+        """The training settings of F, G and DeepIGeoS.
+
+        ``cpu``: F 20 epochs and G 20 epochs of the CPU preset (about 1.5 minutes each on
+        2 idle cores), DeepIGeoS 10 + 10 epochs on 48^3 patches (its CPU preset's 15 + 15
+        epochs on 64x64x48 patches take 10 minutes).
+        """
+        common = dict(seed=self.seed, device=self.device)
+        if self.preset == "paper":
+            return TrainConfig.paper(**common), TrainConfig.paper(**common), DeepIGeoSConfig.paper(**common)
+        return (TrainConfig.cpu(epochs=20, **common), TrainConfig.cpu(epochs=20, **common),
+                DeepIGeoSConfig.cpu(pnet_epochs=10, rnet_epochs=10, patch=(48, 48, 48), **common))
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    out: Path
+    protocol: ProtocolSummary
+    report: Path
+    seconds: dict[str, float]
+
+
+def phantoms(config: DemoConfig, echo: Callable[[str], None] = print) -> list[CaseRef]:
+    """Synthesise ``OUT/data`` unless it already holds the same phantoms."""
+    data = config.out / "data"
+    marker = data / SYNTH_MARKER
+    settings = {"cases": config.cases, "shape": list(config.phantom_shape), "seed": config.seed, "layout": "brats2018"}
+    if marker.exists() and json.loads(marker.read_text()) != settings:
+        raise ValueError(f"{data} holds phantoms made with other settings ({marker.read_text().strip()}); delete it "
+                         "or choose another --out")
+    if marker.exists():
+        echo(f"phantoms: reusing {config.cases} cases in {data}")
+    else:  # first run, or an interrupted one: (re)write every case
+        synthesize(data, config.cases, config.phantom_shape, config.seed, "brats2018", config.jobs, progress=True)
+        marker.write_text(json.dumps(settings))
+    return discover(data)
+
+
+def _matches(ckpt: Checkpoint, config: dict[str, Any], cases: list[str], extra: dict[str, Any] | None = None) -> bool:
+    """Does a checkpoint come from these settings and cases (its epoch count aside)?"""
+    saved = {k: v for k, v in ckpt.training.get("config", {}).items() if k not in ("epochs", "pnet_epochs", "rnet_epochs")}
+    wanted = {k: v for k, v in config.items() if k not in ("epochs", "pnet_epochs", "rnet_epochs")}
+    split = sorted(ckpt.split["train"]) + sorted(ckpt.split["validation"])
+    return (saved == wanted and sorted(split) == sorted(cases)
+            and all(ckpt.training.get(k) == v for k, v in (extra or {}).items()))
+
+
+def _reusable(path: Path, config: dict[str, Any], cases: list[str], epochs: int,
+              extra: dict[str, Any] | None = None) -> str:
+    """"done", "resume" (same settings, fewer epochs) or "train" (absent or other settings)."""
+    if not path.exists():
+        return "train"
+    try:
+        ckpt = load_checkpoint(path)
+    except ValueError:
+        return "train"
+    if not _matches(ckpt, config, cases, extra):
+        return "train"
+    return "done" if ckpt.epoch >= epochs else "resume"
+
+
+def networks(config: DemoConfig, refs: list[CaseRef], echo: Callable[[str], None] = print) -> dict[str, Path]:
+    """Train F, G and DeepIGeoS on the first ``train_cases`` phantoms, or reuse them."""
+    folder = config.out / CHECKPOINTS
+    folder.mkdir(parents=True, exist_ok=True)
+    train_refs = sorted(refs, key=lambda r: r.case_id)[: config.train_cases]
+    ids = [r.case_id for r in train_refs]
+    f_config, g_config, d_config = config.networks()
+    paths = {"F": folder / "F.pt", "G": folder / "G.pt", "D": folder / "D.pt"}
+
+    state = _reusable(paths["F"], f_config.to_plain(), ids, f_config.epochs)
+    if state != "done":
+        echo(f"training F ({state}): {len(ids)} phantoms, {f_config.epochs} epochs")
+        train("base", train_refs, paths["F"], f_config, resume=paths["F"] if state == "resume" else None)
+    else:
+        echo(f"F: reusing {paths['F']}")
+
+    base = {"base_sha256": file_digest(paths["F"])}
+    state = _reusable(paths["G"], g_config.to_plain(), ids, g_config.epochs, base)
+    if state != "done":
+        echo(f"training G ({state}): edits simulated from F's predictions, {g_config.epochs} epochs")
+        train("editor", train_refs, paths["G"], g_config, base_checkpoint=paths["F"],
+              resume=paths["G"] if state == "resume" else None)
+    else:
+        echo(f"G: reusing {paths['G']}")
+
+    pnet = pnet_path(paths["D"])
+    states = (_reusable(pnet, d_config.to_plain(), ids, d_config.pnet_epochs),
+              _reusable(paths["D"], d_config.to_plain(), ids, d_config.rnet_epochs))
+    if states != ("done", "done"):
+        resume = "train" not in states
+        if not resume:
+            for stale in (pnet, paths["D"]):
+                stale.unlink(missing_ok=True)
+        echo(f"training DeepIGeoS ({'resume' if resume else 'train'}): P-Net {d_config.pnet_epochs} epochs, "
+             f"R-Net {d_config.rnet_epochs} epochs")
+        train_deepigeos(train_refs, paths["D"], d_config, resume=resume)
+    else:
+        echo(f"DeepIGeoS: reusing {paths['D']}")
+    return paths
+
+
+def run_demo(config: DemoConfig, echo: Callable[[str], None] = print) -> DemoSummary:
+    """Phantoms, networks, the shipped protocol and its report, into ``config.out``."""
+    from benchmark.report.build import build_report
+
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    refs = phantoms(config, echo)
+    seconds["phantoms"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    networks(config, refs, echo)
+    seconds["training"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    protocol = load_protocol(shipped_protocol(), relative_to=config.out)
+    echo(f"protocol {protocol.name}: {len(protocol.experiments)} experiments on {len(protocol.cases)} held-out "
+         f"phantoms")
+    summary = run_protocol(protocol, config.out, jobs=config.jobs, device=config.device)
+    seconds["protocol"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    report = build_report(config.out)
+    seconds["report"] = time.perf_counter() - t0
+    return DemoSummary(config.out, summary, report, seconds)

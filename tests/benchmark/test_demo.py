@@ -1,0 +1,63 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from baselines.deepigeos_train import DeepIGeoSConfig
+from baselines.training import TrainConfig
+from benchmark.cli import main
+from benchmark.demo import DemoConfig, phantoms, run_demo
+from benchmark.protocol import PROTOCOL_FILE
+from benchmark.report.load import load_sessions
+
+
+def test_config_refuses_what_cannot_run():
+    with pytest.raises(ValueError, match="preset must be one of"):
+        DemoConfig(preset="gpu")
+    with pytest.raises(ValueError, match="leave held-out cases"):
+        DemoConfig(cases=8, train_cases=8)
+    assert DemoConfig().phantom_shape == (96, 96, 64)
+    assert DemoConfig(preset="paper").phantom_shape == (240, 240, 155)
+
+
+def test_phantoms_of_other_settings_are_refused_not_mixed(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "synth.json").write_text(json.dumps({"cases": 3, "shape": [40, 44, 32], "seed": 1, "layout": "brats2018"}))
+    with pytest.raises(ValueError, match="other settings"):
+        phantoms(DemoConfig(out=tmp_path, cases=3, train_cases=2, shape=(40, 44, 32), seed=0), echo=lambda s: None)
+
+
+def _tiny(config: DemoConfig):
+    """Networks of a few seconds' training for the end-to-end test."""
+    net = dict(base=4, levels=2, patch=(16, 16, 16), batch_size=1, epochs=1, steps_per_epoch=2, validate_every=1,
+               seed=config.seed)
+    return (TrainConfig.cpu(**net), TrainConfig.cpu(**net),
+            DeepIGeoSConfig.cpu(features=4, patch=(16, 16, 16), batch_size=1, pnet_epochs=1, rnet_epochs=1,
+                                steps_per_epoch=2, validate_every=1, seed=config.seed))
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setattr(DemoConfig, "networks", _tiny)
+    config = DemoConfig(out=tmp_path / "demo", cases=5, train_cases=3, shape=(40, 44, 32), jobs=1)
+    said: list[str] = []
+    summary = run_demo(config, echo=said.append)
+
+    record = json.loads((config.out / PROTOCOL_FILE).read_text())
+    assert set(record["cases"]) == {"Brats18_SIM_003_1", "Brats18_SIM_004_1"}  # held out: not in any split
+    sessions = load_sessions(config.out)
+    assert len(sessions) == 2 * len(record["experiments"]) and (sessions.status == "ok").all()
+    assert (summary.report / "index.html").is_file() and (summary.report / "figures" / "dice_boxplot.png").is_file()
+    assert any(s.startswith("training F") for s in said)
+
+    # again: phantoms, checkpoints, sessions and analyses are all reused
+    said.clear()
+    again = run_demo(config, echo=said.append)
+    assert any(s.startswith("F: reusing") for s in said) and any(s.startswith("DeepIGeoS: reusing") for s in said)
+    assert all(e.run.ok == 0 and e.run.skipped == 2 for e in again.protocol.experiments)
+
+
+def test_cli_demo_reports_bad_settings_as_a_usage_error(tmp_path):
+    result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path), "--cases", "4", "--train-cases", "4"])
+    assert result.exit_code == 1 and "leave held-out cases" in result.output
