@@ -41,8 +41,10 @@ Schema (relative paths resolve against the protocol file's folder)::
       sweep: {methods: [G], cases: 2, k: [-0.5, 0.0, 0.5]}   # k optional, default DEFAULT_KS
       robustness: {methods: [G], cases: 2}
       panels: {methods: [G], cases: [case ids]}
-                                   # cases: the first N of the protocol's cases (sorted), or
-                                   # ids among them; default 2
+                                   # cases: the first N of the protocol's cases (sorted), ids
+                                   # among them, or {worst: N, experiment: ID}: the N cases
+                                   # with the lowest final Dice in that experiment (run
+                                   # first), where the tools have most to fix; default 2
 
 Every problem raises ValueError with a message that starts with the protocol file's
 path and names the key path, e.g. ``seed.yaml: experiments[3].user: unknown user
@@ -51,6 +53,7 @@ path and names the key path, e.g. ``seed.yaml: experiments[3].user: unknown user
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import difflib
 import json
@@ -70,6 +73,7 @@ from baselines.checkpoint import load_checkpoint
 from baselines.registry import METHOD_NAMES, MethodOptions
 from benchmark.io import LAYOUTS, CaseRef, discover
 from benchmark.names import unknown_name
+from benchmark.results import SESSIONS_FILE, read_sessions
 from benchmark.runner import RunConfig, RunSummary, run
 from benchmark.session import SessionConfig
 from policies.registry import MODES, make_policy
@@ -131,21 +135,40 @@ class AnalysisSpec:
     Attributes:
         name: "sweep" (Fig. 5), "robustness" (Fig. 6) or "panels" (Fig. 4).
         methods: method specs, checkpoint paths absolute.
-        cases: case ids.
+        cases: case ids; empty when ``worst`` picks them.
         k: the adjustment values of the sweep; None for the other analyses.
+        worst: (N, experiment id): the cases are the N with the lowest final Dice in that
+            experiment's results, chosen when the analysis runs (:meth:`pick`).
     """
 
     name: str
     methods: tuple[str, ...]
     cases: tuple[str, ...]
     k: tuple[float, ...] | None = None
+    worst: tuple[int, str] | None = None
 
     def settings(self) -> dict[str, Any]:
         """Plain values that decide the analysis' results (with the seed and device)."""
         out: dict[str, Any] = {"methods": list(self.methods), "cases": list(self.cases)}
+        if self.worst is not None:
+            out["worst"] = {"cases": self.worst[0], "experiment": self.worst[1]}
         if self.k is not None:
             out["k"] = list(self.k)
         return out
+
+    def pick(self, out: Path) -> "AnalysisSpec":
+        """The spec with its cases chosen: the ``worst`` ones from the experiment's
+        finished sessions in the results folder ``out`` (ties: by case id)."""
+        if self.worst is None:
+            return self
+        n, experiment = self.worst
+        folder = Path(out) / EXPERIMENTS_DIR / experiment
+        sessions = read_sessions(folder) if (folder / SESSIONS_FILE).exists() else None
+        if sessions is None or not (sessions["status"] == "ok").any():
+            raise ValueError(f"{self.name}: picks the worst cases of experiment {experiment!r}, which has no finished "
+                             f"session in {folder}")
+        ok = sessions[sessions["status"] == "ok"].sort_values(["final_dice", "case"])
+        return dataclasses.replace(self, cases=tuple(sorted(ok["case"].head(n))))
 
 
 @dataclass(frozen=True)
@@ -284,7 +307,7 @@ def _parse(raw: Any, source: Path, base: Path) -> Protocol:
     methods = _methods(top["methods"], base)
     selection, cases = _cases(top.get("cases", "held-out"), all_cases, methods, data)
     experiments = _experiments(top["experiments"], methods)
-    analyses = _analyses(top.get("analyses", {}), methods, cases)
+    analyses = _analyses(top.get("analyses", {}), methods, cases, experiments)
     return Protocol(name, title, source, data, layout, selection, cases, seed, hd95, initial, methods,
                     experiments, analyses)
 
@@ -457,7 +480,8 @@ def _experiment(entry: Mapping[str, Any], where: str, methods: Mapping[str, str]
     return Experiment(id_, label, methods[alias], user, mode, rounds, target)
 
 
-def _analyses(value: Any, methods: Mapping[str, str], cases: tuple[str, ...]) -> tuple[AnalysisSpec, ...]:
+def _analyses(value: Any, methods: Mapping[str, str], cases: tuple[str, ...],
+              experiments: Sequence[Experiment]) -> tuple[AnalysisSpec, ...]:
     analyses = _mapping(value, "analyses", f"a mapping of analysis name ({', '.join(ANALYSES)}) -> settings")
     specs = []
     for name, settings in analyses.items():
@@ -472,14 +496,15 @@ def _analyses(value: Any, methods: Mapping[str, str], cases: tuple[str, ...]) ->
         for i, alias in enumerate(aliases):
             if not isinstance(alias, str) or alias not in methods:
                 raise _Problem(f"{where}.methods[{i}]", unknown_name("method alias", alias, methods))
-        chosen = _analysis_cases(settings.get("cases", DEFAULT_ANALYSIS_CASES), cases, f"{where}.cases")
+        chosen, worst = _analysis_cases(settings.get("cases", DEFAULT_ANALYSIS_CASES), cases, experiments,
+                                        f"{where}.cases")
         k = None
         if name == "sweep":
             k = settings.get("k", list(DEFAULT_KS))
             if not isinstance(k, list) or not k or not all(_is_number(v) for v in k):
                 raise _Problem(f"{where}.k", f"expected a non-empty list of numbers, got {_kind(k)}")
             k = tuple(float(v) for v in k)
-        specs.append(AnalysisSpec(name, tuple(dict.fromkeys(methods[a] for a in aliases)), chosen, k))
+        specs.append(AnalysisSpec(name, tuple(dict.fromkeys(methods[a] for a in aliases)), chosen, k, worst))
     return tuple(specs)
 
 
@@ -487,14 +512,25 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _analysis_cases(value: Any, cases: tuple[str, ...], where: str) -> tuple[str, ...]:
+def _analysis_cases(value: Any, cases: tuple[str, ...], experiments: Sequence[Experiment],
+                    where: str) -> tuple[tuple[str, ...], tuple[int, str] | None]:
+    if isinstance(value, Mapping):
+        _check_keys(value, ("worst", "experiment"), ("worst", "experiment"), where)
+        n, experiment = value["worst"], value["experiment"]
+        if not _is_int(n) or not 1 <= n <= len(cases):
+            raise _Problem(f"{where}.worst", f"expected a number of cases from 1 to {len(cases)}, got {n!r}")
+        ids = [e.id for e in experiments]
+        if experiment not in ids:
+            raise _Problem(f"{where}.experiment", unknown_name("experiment id", experiment, ids))
+        return (), (n, experiment)
     if _is_int(value):
         if not 1 <= value <= len(cases):
             raise _Problem(where, f"asks for {value} case(s); the protocol has {len(cases)}: give 1 to {len(cases)}")
-        return cases[:value]
+        return cases[:value], None
     if not isinstance(value, list) or not value:
-        raise _Problem(where, f"expected a number of cases or a list of case ids, got {_kind(value)}")
-    return _case_list(value, cases, where, "among the protocol's cases")
+        raise _Problem(where, "expected a number of cases, a list of case ids or {worst: N, experiment: ID}, got "
+                              f"{_kind(value)}")
+    return _case_list(value, cases, where, "among the protocol's cases"), None
 
 
 # ---------------------------------------------------------------- running
@@ -682,6 +718,10 @@ def _analysis(protocol: Protocol, spec: AnalysisSpec, options: MethodOptions, ou
     folder = out / ANALYSES_DIR
     record = folder / COMPLETED_FILE
     completed = json.loads(record.read_text()) if record.exists() else {}
+    try:
+        spec = spec.pick(out)
+    except ValueError as error:
+        return AnalysisOutcome(spec.name, "failed", None, str(error))
     settings = {**spec.settings(), "seed": protocol.seed, "device": options.device}
     done = completed.get(spec.name)
     if done and done["settings"] == settings and (out / done["path"]).exists():

@@ -129,6 +129,12 @@ CHANGES = [
     (_set("analyses", {"panels": {"methods": ["paint"], "cases": 3}}), "analyses.panels.cases: asks for 3 case(s); the protocol has 2"),
     (_set("analyses", {"panels": {"methods": ["paint"], "cases": ["Brats18_SIM_003_1"]}}),
      "analyses.panels.cases[0]: no case 'Brats18_SIM_003_1' among the protocol's cases"),
+    (_set("analyses", {"panels": {"methods": ["paint"], "cases": {"worst": 1, "experiment": "bb"}}}),
+     "analyses.panels.cases.experiment: unknown experiment id 'bb'; did you mean 'b'?"),
+    (_set("analyses", {"panels": {"methods": ["paint"], "cases": {"worst": 3, "experiment": "b"}}}),
+     "analyses.panels.cases.worst: expected a number of cases from 1 to 2"),
+    (_set("analyses", {"panels": {"methods": ["paint"], "cases": {"worst": 1}}}),
+     "analyses.panels.cases: missing key 'experiment'"),
 ]
 
 
@@ -332,6 +338,35 @@ def test_the_analyses_run_for_real_and_a_method_that_fails_is_reported(tmp_path,
     assert read_panels(out / "analyses") is not None
     again = run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False)
     assert [a.status for a in again.analyses] == ["skipped", "skipped", "failed"]
+
+
+def test_worst_cases_are_those_of_lowest_final_dice_in_the_named_experiment(tmp_path, data, fake_analyses):
+    raw = base_protocol(data)
+    raw["analyses"] = {"panels": {"methods": ["paint"], "cases": {"worst": 1, "experiment": "a"}}}
+    out = tmp_path / "out"
+    summary = run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False)
+    final = read_sessions(out / "experiments" / "a").set_index("case").final_dice
+    assert final.nunique() == 2  # the two cases differ, so "worst" means one of them
+    assert summary.analyses[0].status == "failed"  # the fake fails panels once
+    assert (out / "analyses" / "panels.csv").read_text() == final.idxmin()
+    completed = run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False)
+    assert completed.analyses[0].status == "done"
+    settings = json.loads((out / "analyses" / COMPLETED_FILE).read_text())["panels"]["settings"]
+    assert settings["cases"] == [final.idxmin()] and settings["worst"] == {"cases": 1, "experiment": "a"}
+
+
+def test_worst_cases_of_an_experiment_without_results_fail_the_analysis_only(tmp_path, data, fake_analyses):
+    raw = base_protocol(data)
+    raw["experiments"].append({"id": "g", "method": "paint", "user": "none", "rounds": 0})
+    raw["analyses"] = {"panels": {"methods": ["paint"], "cases": {"worst": 1, "experiment": "g"}}}
+    protocol = load_protocol(write(tmp_path, raw))
+    out = tmp_path / "out"
+    (out / "experiments" / "g").mkdir(parents=True)
+    (out / "experiments" / "g" / "run.json").write_text(json.dumps({"config": {"seed": 99}}))  # refuses to run
+    summary = run_protocol(protocol, out, progress=False)
+    assert summary.experiments[-1].run is None
+    assert summary.analyses[0].status == "failed"
+    assert "picks the worst cases of experiment 'g', which has no finished session" in summary.analyses[0].error
 
 
 # ---------------------------------------------------------------- command line
