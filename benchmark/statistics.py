@@ -254,7 +254,9 @@ def dice_curve(rounds: pd.DataFrame, max_interactions: int | None = None, level:
 
     Args:
         rounds: the rounds frame with an ``experiment`` column (see the module doc).
-        max_interactions: the last count, >= 0; None takes the largest ``n_edits``.
+        max_interactions: the last count, >= 0, for every experiment; None: each
+            experiment's own largest ``n_edits`` (a curve ends where its users stopped,
+            rather than running flat across budgets it never had).
         level: the interval's coverage, in (0, 1).
 
     Returns:
@@ -265,19 +267,18 @@ def dice_curve(rounds: pd.DataFrame, max_interactions: int | None = None, level:
     _require(rounds, ROUND_INPUT, "rounds", _ROUNDS_SOURCE)
     if not 0 < level < 1:
         raise ValueError(f"level must be a coverage in (0, 1), e.g. 0.95, got {level!r}")
-    if max_interactions is None:
-        max_interactions = int(rounds["n_edits"].max()) if len(rounds) else 0
-    elif isinstance(max_interactions, bool) or not isinstance(max_interactions, (int, np.integer)) \
-            or max_interactions < 0:
+    if max_interactions is not None and (isinstance(max_interactions, bool) or not isinstance(max_interactions, (int, np.integer)) \
+            or max_interactions < 0):
         raise ValueError(f"max_interactions must be a whole number >= 0, got {max_interactions!r}")
     rounds = _ordered(rounds)
-    counts = np.arange(max_interactions + 1)
-    curves: dict[str, list[np.ndarray]] = {}
+    sessions: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for key, _, dice, spent in _sessions(rounds):
-        curves.setdefault(key["experiment"], []).append(dice[np.searchsorted(spent, counts, "right") - 1])
+        sessions.setdefault(key["experiment"], []).append((dice, spent))
     parts = []
-    for experiment, rows in curves.items():
-        values = np.array(rows)  # [cases, counts]
+    for experiment, rows in sessions.items():
+        last = max_interactions if max_interactions is not None else int(max(spent[-1] for _, spent in rows))
+        counts = np.arange(last + 1)
+        values = np.array([dice[np.searchsorted(spent, counts, "right") - 1] for dice, spent in rows])  # [cases, counts]
         n = values.shape[0]
         mean = values.mean(axis=0)
         half = np.zeros_like(mean)

@@ -276,8 +276,10 @@ def test_dice_curve_carries_stopped_sessions_forward():
         assert row.mean_dice == pytest.approx(np.mean(values))
         assert (row.ci_low, row.ci_high) == pytest.approx((low, high))
     f = curve[curve["experiment"] == "f"]
-    assert list(f["mean_dice"]) == [0.6] * 4 and list(f["ci_low"]) == [0.6] * 4 and list(f["ci_high"]) == [0.6] * 4
+    # f never edited: its curve is its round 0 alone, not flat across e's budget
+    assert list(f["interactions"]) == [0] and (f.mean_dice.item(), f.ci_low.item(), f.ci_high.item()) == (0.6,) * 3
     assert list(dice_curve(rounds, max_interactions=1)["interactions"]) == [0, 1, 0, 1]
+    assert list(dice_curve(rounds, max_interactions=1)["mean_dice"])[-1] == 0.6
 
 
 # --- edit counts ---------------------------------------------------------------------------
