@@ -8,7 +8,8 @@ aspect, never enlarged (at BraTS' 240x240x155, 0.96 grid voxels per mm). That
 placement is cached per shape. Each case then samples the placed maps through its own
 smooth deformation: a small rotation, per-axis scaling within 8%, a small shift and a
 smooth random displacement, plus an optional radial push around each tumour (mass
-effect).
+effect). The ventricles are found once per shape on the placed template (CSF that lies
+deep in the brain) and looked up per case through its deformation.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import cc3d
 import edt
 import nibabel as nib
 import numpy as np
@@ -37,6 +39,7 @@ MAX_SCALING = 0.08  # per-axis anatomy scaling, either way
 ROTATION_SD_DEG = 3.0
 ELASTIC_LENGTH_MM = 30.0
 ELASTIC_SD_MM = (0.7, 2.0)
+VENTRICLE_DEPTH_MM = 10.0  # CSF components lying wholly deeper than this are ventricles
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,12 +52,15 @@ class Template:
             nearest non-brain voxel (0 outside the brain).
         scale: grid voxels per template millimetre (at most 1).
         extent: (X, Y, Z) size of the placed brain in voxels.
+        ventricles: bool [X, Y, Z]: the ventricular system (CSF components that lie
+            wholly deeper than VENTRICLE_DEPTH_MM; sulcal CSF reaches the surface).
     """
 
     tissue: np.ndarray
     depth: np.ndarray
     scale: float
     extent: tuple[float, float, float]
+    ventricles: np.ndarray
 
 
 def template_folder() -> Path:
@@ -125,9 +131,22 @@ def grid_template(shape: tuple[int, int, int]) -> Template:
     placed = np.zeros((3, *shape), dtype=np.float32)
     placed[(slice(None), *(slice(a, b) for a, b in zip(lo, hi)))] = np.clip(_sample(tissue, coordinates), 0.0, 1.0)
     depth = edt.edt(placed[2] > 0.5).astype(np.float32)
-    placed.setflags(write=False)
-    depth.setflags(write=False)
-    return Template(placed, depth, scale, tuple(float(e) for e in extent))  # type: ignore[arg-type]
+    ventricles = _ventricles(placed, depth, scale)
+    for array in (placed, depth, ventricles):
+        array.setflags(write=False)
+    return Template(placed, depth, scale, tuple(float(e) for e in extent), ventricles)  # type: ignore[arg-type]
+
+
+def _ventricles(tissue: np.ndarray, depth: np.ndarray, scale: float) -> np.ndarray:
+    """bool [X, Y, Z]: CSF (probability > 0.5) components whose every voxel lies deeper
+    than VENTRICLE_DEPTH_MM. tissue: float32 [3, X, Y, Z]; depth: float32 [X, Y, Z] voxels."""
+    csf = (tissue[2] - tissue[0] - tissue[1]) > 0.5
+    components, count = cc3d.connected_components(csf, connectivity=6, return_N=True)
+    if count == 0:
+        return csf
+    shallowest = np.full(count + 1, np.inf, dtype=np.float32)
+    np.minimum.at(shallowest, components[csf], depth[csf])
+    return (shallowest >= VENTRICLE_DEPTH_MM * scale)[components] & csf
 
 
 def rotation_matrix(angles: np.ndarray) -> np.ndarray:
@@ -248,6 +267,27 @@ def warp(template: Template, deformation: Deformation) -> np.ndarray:
     tissue = np.zeros_like(template.tissue)
     tissue[(slice(None), *deformation.box)] = _sample(template.tissue, deformation.coordinates)
     return tissue
+
+
+def case_ventricles(template: Template, deformation: Deformation, tissue: np.ndarray) -> np.ndarray:
+    """The ventricles as this case sees them, mass effect included.
+
+    Args:
+        template: the placed template.
+        deformation: this case's deformation (after any push_away).
+        tissue: float32 [3, X, Y, Z], warp(template, deformation).
+
+    Returns:
+        bool [X, Y, Z]: this case's CSF (probability > 0.5) voxels that sample the
+        template's ventricles (nearest template voxel).
+    """
+    ventricles = np.zeros(tissue.shape[1:], dtype=bool)
+    crop = tissue[(slice(None), *deformation.box)]
+    csf = (crop[2] - crop[0] - crop[1]) > 0.5
+    where = np.rint(deformation.coordinates[csf]).astype(np.intp)
+    np.clip(where, 0, np.asarray(template.ventricles.shape) - 1, out=where)
+    ventricles[deformation.box][csf] = template.ventricles[tuple(where.T)]
+    return ventricles
 
 
 def _sample(volumes: np.ndarray, coordinates: np.ndarray) -> np.ndarray:
