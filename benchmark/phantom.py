@@ -7,15 +7,30 @@ The generative model, one case:
    ~1 mm at BraTS' 240x240x155, a small head in a small grid). Each case warps them
    through its own smooth deformation: rotation of a few degrees, per-axis scaling
    within 8%, a small shift and a smooth random displacement (phantom_anatomy).
-2. Tumour. One to three foci (70/20/10%), whole-tumour volumes log-uniform in 1-100 cm^3
+2. Tumour. One to three foci (70/20/10%), whole-tumour volumes log-uniform in 10-150 cm^3
    (satellites 1-30 cm^3), scaled by the cube of the grid's voxels per mm, centred in
    white matter. Each is an irregular ellipsoid: a necrotic core (label 1) inside an
    enhancing rim (label 4), the rim sometimes partly non-enhancing, small foci solid and
    some foci not enhancing at all; oedema (label 2) reaching further along white matter
    than grey matter; tissue pushed outwards around it (mass effect) (phantom_tumour).
-3. Contrast. Tissue means mixed by partial volume, tumour classes blended in, texture,
-   a smooth bias field per modality, Rician noise, zero outside the brain
-   (phantom_contrast).
+3. Mimics. In 60% of the cases, white-matter hyperintensities that are not labelled:
+   a band lining the ventricles, thicker at their front and back ends (caps), and up
+   to six deep white-matter blobs of 20-3000 mm^3 (scaled like the tumour), all in
+   white matter and at least 10 mm from the tumour (phantom_mimics). The ventricles
+   are deep CSF found once on the template (phantom_anatomy).
+4. Contrast. Tissue means mixed by partial volume, the mimics blended in (bright on
+   FLAIR and T2, slightly dark on T1, not enhancing), tumour classes blended in,
+   texture, a smooth bias field per modality, Rician noise, zero outside the brain
+   (phantom_contrast). The oedema shows a share of its contrast (phantom_oedema):
+   fading from the core outwards; in 70% of the cases also fading out over 3-8 mm
+   across its edge, the label's boundary somewhere on that ramp (unclear boundary);
+   in 60% lowered in smooth patches covering 20-50% of the oedema, at the weakest to
+   near normal white matter (weak infiltration).
+
+These are the errors an automatic segmentation makes on real BraTS and the seed
+paper's tools fix: a mimic taken for tumour or a weak patch missed (selection click),
+a boundary error where the intensity changes (brush), a boundary drawn a little too
+far out or in all round (adjustment).
 
 Everything random comes from the generator passed in, so a shape and a seed give the
 same arrays bit for bit; `phantom_rng(seed, index)` gives case `index` of a data set its
@@ -29,8 +44,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.phantom_anatomy import grid_template, push_away, random_deformation, warp
+from benchmark.phantom_anatomy import case_ventricles, grid_template, push_away, random_deformation, warp
 from benchmark.phantom_contrast import synthesize
+from benchmark.phantom_mimics import draw_mimics, mimic_lesions
 from benchmark.phantom_tumour import draw_foci, place_foci, rasterise
 
 MIN_SIZE = 16  # voxels per axis below which no brain with a tumour fits
@@ -93,7 +109,12 @@ def make_phantom(shape: tuple[int, int, int], rng: np.random.Generator, case_id:
     tissue = warp(template, deformation)
     brain = tissue[2] > 0.5
     label, oedema_strength = rasterise(foci, tissue[0], tissue[1], brain, rng)
-    modalities = synthesize(tissue, brain, label, oedema_strength, template.scale, rng)
+    mimics = draw_mimics(rng)
+    lesions = None
+    if mimics is not None:
+        ventricles = case_ventricles(template, deformation, tissue)
+        lesions = mimic_lesions(mimics, tissue[1], ventricles, label, template.scale, rng)
+    modalities = synthesize(tissue, brain, label, oedema_strength, template.scale, rng, lesions=lesions)
     affine = np.eye(4)
     affine[:3, 3] = -(np.asarray(shape) - 1) / 2.0
     return Phantom(case_id, modalities, label, affine)

@@ -1,13 +1,16 @@
 """MRI contrast for the phantoms: tissue and tumour maps to FLAIR, T1, T1ce and T2 images.
 
 Each voxel mixes the mean intensities of CSF, grey and white matter by their
-probabilities (partial volume), each modality with its own smooth texture. Tumour
-classes replace the tissue through slightly blurred label indicators; oedema keeps part
-of the tissue beneath it, its contrast fading from the core outwards. The image is then
-multiplied by a smooth low-order bias field (10-20% either way), corrupted by Rician
-noise (the magnitude of the signal plus complex Gaussian noise) and zeroed outside the
-brain, as in skull-stripped BraTS images. Every case draws its own gain and small
-contrast changes, as scans from different sites differ.
+probabilities (partial volume), each modality with its own smooth texture. White-matter
+hyperintensities (phantom_mimics), if any, replace the tissue by their weight. Tumour
+classes replace the tissue through slightly blurred label indicators; oedema shows the
+share of its contrast that phantom_oedema gives each voxel: fading from the core
+outwards, weak in patches in some cases, and in most fading out over a few millimetres
+across the label's edge. The image is then multiplied by a smooth low-order bias field
+(10-20% either way), corrupted by Rician noise (the magnitude of the signal plus
+complex Gaussian noise) and zeroed outside the brain, as in skull-stripped BraTS
+images. Every case draws its own gain and small contrast changes, as scans from
+different sites differ.
 """
 
 from __future__ import annotations
@@ -16,22 +19,25 @@ import numpy as np
 from scipy import ndimage
 
 from benchmark.phantom_noise import smooth_noise
+from benchmark.phantom_oedema import PARTIAL_VOLUME_SIGMA, draw_oedema_look, oedema_weight
 from benchmark.phantom_tumour import ENHANCING, NECROSIS, OEDEMA
 
 MODALITIES = ("flair", "t1", "t1ce", "t2")
 # Mean intensity per modality of CSF, grey matter, white matter, necrotic / non-enhancing
-# core (label 1), enhancing tumour (4) and oedema (2), on a BraTS-like 0..1000 scale.
+# core (label 1), enhancing tumour (4), oedema (2) and white-matter hyperintensity
+# (unlabelled: bright on FLAIR and T2, slightly dark on T1, not enhancing), on a
+# BraTS-like 0..1000 scale.
 MEANS = {
-    "flair": (100.0, 480.0, 380.0, 620.0, 720.0, 820.0),
-    "t1": (180.0, 420.0, 600.0, 200.0, 380.0, 420.0),
-    "t1ce": (200.0, 430.0, 560.0, 180.0, 950.0, 400.0),
-    "t2": (950.0, 520.0, 380.0, 880.0, 600.0, 780.0),
+    "flair": (100.0, 480.0, 380.0, 620.0, 720.0, 820.0, 760.0),
+    "t1": (180.0, 420.0, 600.0, 200.0, 380.0, 420.0, 510.0),
+    "t1ce": (200.0, 430.0, 560.0, 180.0, 950.0, 400.0, 540.0),
+    "t2": (950.0, 520.0, 380.0, 880.0, 600.0, 780.0, 760.0),
 }
+LESION = 6  # column of MEANS
 TISSUE_TEXTURE = 0.04
 TUMOUR_TEXTURE = {NECROSIS: 0.12, ENHANCING: 0.15, OEDEMA: 0.08}
 BIAS = (0.10, 0.20)
 NOISE = (0.02, 0.045)  # Rician sigma as a fraction of the white-matter intensity
-PARTIAL_VOLUME_SIGMA = 0.6  # voxels
 
 
 def synthesize(
@@ -41,6 +47,7 @@ def synthesize(
     oedema_strength: np.ndarray,
     scale: float,
     rng: np.random.Generator,
+    lesions: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The four BraTS modalities of one case.
 
@@ -49,8 +56,10 @@ def synthesize(
         brain: bool [X, Y, Z] brain mask; every image is 0 outside it.
         label: uint8 [X, Y, Z], BraTS 2018 labels {0, 1, 2, 4}, inside `brain`.
         oedema_strength: float32 [X, Y, Z] in [0, 1] (see phantom_tumour.rasterise).
-        scale: grid voxels per millimetre (sets texture scales).
+        scale: grid voxels per millimetre (sets texture and oedema edge scales).
         rng: the source of all randomness.
+        lesions: float32 [X, Y, Z] in [0, 1], white-matter hyperintensity per voxel
+            (phantom_mimics.mimic_lesions), outside the tumour; None: none.
 
     Returns:
         modality name -> float32 [X, Y, Z], >= 0, in the order of MODALITIES.
@@ -66,6 +75,10 @@ def synthesize(
     means *= rng.uniform(0.92, 1.08, means.shape)
     texture = smooth_noise(mask.shape, max(8.0 * scale, 1.5), rng, channels=len(MODALITIES))[:, mask]
     values = (means[:, :3].astype(np.float32) @ fractions) * (1.0 + TISSUE_TEXTURE * texture)
+    if lesions is not None:
+        weight = lesions[box][mask]
+        lesion = means[:, LESION, None].astype(np.float32) * (1.0 + TISSUE_TEXTURE * texture)
+        values += weight * (lesion - values)
 
     if label.any():
         _blend_tumour(values, box, mask, label, oedema_strength, means, scale, rng)
@@ -106,28 +119,26 @@ def _blend_tumour(
 ) -> None:
     """Replace tissue by tumour in `values` (float32 [modality, brain voxel]), in place.
 
-    Each class weighs in through its blurred indicator (partial volume), with its own
-    texture; oedema's weight is scaled by 0.5-1 with its strength, so part of the
-    tissue shows through and its contrast fades outwards.
+    The core classes weigh in through their blurred indicators (partial volume), oedema
+    fills what they leave with the share of its contrast phantom_oedema gives (part of
+    the tissue shows through), each class with its own texture.
     """
+    look = draw_oedema_look(rng)
     # Brain-voxel number of each voxel of the brain's box, -1 outside the brain.
     number = np.full(mask.shape, -1, dtype=np.int64)
     number[mask] = np.arange(values.shape[1])
-    tumour_box = _bounding_box(label[box] > 0, margin=3)
+    tumour_box = _bounding_box(label[box] > 0, margin=3 + int(np.ceil(look.reach_mm * scale)))
     crop = label[box][tumour_box]
     inside = mask[tumour_box]
     voxels = number[tumour_box][inside]
 
     classes = (NECROSIS, ENHANCING, OEDEMA)
-    weights = np.stack(
-        [ndimage.gaussian_filter((crop == cls).astype(np.float32), PARTIAL_VOLUME_SIGMA)[inside] for cls in classes]
-    )
-    # Strength is 0 just outside the oedema, where the blur still leaves some weight.
-    strength = ndimage.gaussian_filter(oedema_strength[box][tumour_box], PARTIAL_VOLUME_SIGMA)[inside]
-    weights[2] *= 0.5 + 0.5 * strength
+    core = [ndimage.gaussian_filter((crop == cls).astype(np.float32), PARTIAL_VOLUME_SIGMA)[inside] for cls in classes[:2]]
+    oedema = oedema_weight(crop, oedema_strength[box][tumour_box], look, scale, rng)[inside]
+    weights = np.stack([*core, oedema * np.clip(1.0 - core[0] - core[1], 0.0, 1.0)])
     texture = smooth_noise(crop.shape, max(4.0 * scale, 1.5), rng, channels=3)[:, inside]
     amplitude = np.array([TUMOUR_TEXTURE[cls] for cls in classes], dtype=np.float32)[:, None]
-    tumour = means[:, 3:].astype(np.float32) @ (weights * (1.0 + amplitude * texture))
+    tumour = means[:, 3:6].astype(np.float32) @ (weights * (1.0 + amplitude * texture))
     values[:, voxels] = values[:, voxels] * (1.0 - weights.sum(axis=0)) + tumour
 
 

@@ -6,10 +6,22 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+import benchmark.phantom_contrast as phantom_contrast
 from benchmark.phantom import Phantom, make_phantom, phantom_rng
-from benchmark.phantom_anatomy import fit_scale, grid_template, push_away, random_deformation, template_folder, warp
+from benchmark.phantom_anatomy import (
+    VENTRICLE_DEPTH_MM,
+    case_ventricles,
+    fit_scale,
+    grid_template,
+    push_away,
+    random_deformation,
+    template_folder,
+    warp,
+)
 from benchmark.phantom_contrast import MODALITIES, synthesize
+from benchmark.phantom_mimics import MIMIC_PROBABILITY, TUMOUR_MARGIN_MM, Mimics, draw_mimics, mimic_lesions
 from benchmark.phantom_noise import smooth_noise
+from benchmark.phantom_oedema import OedemaLook, draw_oedema_look, oedema_weight
 from benchmark.phantom_tumour import ENHANCING, NECROSIS, OEDEMA, Focus, rasterise
 
 SHAPE = (48, 48, 32)
@@ -25,9 +37,10 @@ def brain_of(phantom: Phantom) -> np.ndarray:
     return phantom.modalities["flair"] > 0
 
 
-def test_same_seed_gives_bit_identical_arrays():
-    first = make_phantom(SHAPE, phantom_rng(3, 1))
-    second = make_phantom(SHAPE, phantom_rng(3, 1))
+@pytest.mark.parametrize("index", range(3))
+def test_same_seed_gives_bit_identical_arrays(index):
+    first = make_phantom(SHAPE, phantom_rng(3, index))
+    second = make_phantom(SHAPE, phantom_rng(3, index))
     assert np.array_equal(first.label, second.label)
     for name in MODALITIES:
         assert first.modalities[name].tobytes() == second.modalities[name].tobytes()
@@ -229,7 +242,8 @@ def test_tissue_and_tumour_contrasts_follow_mri(seed):
 
     assert mean["t1", "wm"] > mean["t1", "gm"] > mean["t1", "csf"]
     assert mean["t1", "necrosis"] < mean["t1", "gm"] and mean["t1", "oedema"] < mean["t1", "wm"]
-    assert mean["t1ce", "enhancing"] > 1.3 * max(mean["t1ce", "necrosis"], mean["t1ce", "wm"])
+    # A thin rim under partial volume, per-case contrast jitter and bias: 1.2-1.6 over seeds.
+    assert mean["t1ce", "enhancing"] > 1.15 * max(mean["t1ce", "necrosis"], mean["t1ce", "wm"])
     assert mean["t2", "csf"] > mean["t2", "gm"] > mean["t2", "wm"]
     assert mean["t2", "oedema"] > mean["t2", "wm"] and mean["t2", "necrosis"] > mean["t2", "gm"]
     assert mean["flair", "csf"] < mean["flair", "wm"] < mean["flair", "gm"]
@@ -335,3 +349,160 @@ def test_labels_stay_in_the_brain_and_cores_override_oedema():
     assert not label[~brain].any()
     # The second core sits in the first focus' oedema, and wins.
     assert label[20, 28, 20] == ENHANCING
+
+
+# --- ventricles, mimics (white-matter hyperintensities), the oedema's look ------------
+
+
+def test_ventricles_are_deep_csf_of_a_plausible_volume():
+    shape = (96, 96, 64)
+    template = grid_template(shape)
+    ventricles = template.ventricles
+    volume_cm3 = ventricles.sum() / template.scale**3 / 1000.0
+    assert 8.0 < volume_cm3 < 40.0  # adult lateral ventricles ~10-30 cm^3
+    assert template.depth[ventricles].min() >= VENTRICLE_DEPTH_MM * template.scale
+    # Near the middle of the brain, left and right of the midline.
+    centre = np.argwhere(template.tissue[2] > 0.5).mean(axis=0)
+    assert np.abs(np.argwhere(ventricles).mean(axis=0) - centre).max() < 0.1 * max(shape)
+    deformation = random_deformation(template, shape, phantom_rng(0, 0))
+    tissue = warp(template, deformation)
+    seen = case_ventricles(template, deformation, tissue)
+    assert (tissue[2] - tissue[0] - tissue[1])[seen].min() > 0.5
+    assert 0.6 < seen.sum() / ventricles.sum() < 1.4
+
+
+def test_mimics_are_drawn_in_a_share_of_cases():
+    drawn = [draw_mimics(np.random.default_rng(seed)) for seed in range(300)]
+    share = np.mean([mimics is not None for mimics in drawn])
+    assert abs(share - MIMIC_PROBABILITY) < 0.1
+    volumes = [v for mimics in drawn if mimics is not None for v in mimics.deep_volumes_mm3]
+    assert any(200.0 < v < 900.0 for v in volumes)  # a few hundred mm^3 at BraTS scale
+
+
+@pytest.fixture(scope="module")
+def lesion_case():
+    """A 64x64x48 brain with a ball tumour, its mimics, and one scan with and one without them."""
+    template = grid_template((64, 64, 48))
+    brain = template.tissue[2] > 0.5
+    label, strength = _ball_tumour(template, radius=4.0)
+    mimics = Mimics(band_mm=2.0, cap_mm=6.0, deep_volumes_mm3=(3000.0, 3000.0, 3000.0), intensity=1.0)
+    lesions = mimic_lesions(
+        mimics, template.tissue[1], template.ventricles, label, template.scale, np.random.default_rng(0)
+    )
+    args = (template.tissue, brain, label, strength, template.scale)
+    with_mimics = synthesize(*args, np.random.default_rng(5), lesions=lesions)
+    without = synthesize(*args, np.random.default_rng(5))
+    return template, label, lesions, with_mimics, without
+
+
+def test_mimics_lie_in_white_matter_near_the_ventricles_and_clear_of_the_tumour(lesion_case):
+    template, label, lesions, _, _ = lesion_case
+    assert lesions.dtype == np.float32 and 0 <= lesions.min() and lesions.max() <= 1
+    lesion = lesions > 0.3
+    assert lesion.sum() > 50
+    assert not lesions[label > 0].any()
+    distance = ndimage.distance_transform_edt(label == 0)
+    assert distance[lesions > 0].min() > TUMOUR_MARGIN_MM * template.scale
+    assert np.median(template.tissue[1][lesion]) > 0.6
+    # Periventricular: part of them lines the ventricles.
+    from_ventricles = ndimage.distance_transform_edt(~template.ventricles)
+    assert (lesion & (from_ventricles <= 2)).sum() > 10
+
+
+def test_mimics_are_bright_on_flair_and_t2_dark_on_t1_and_do_not_enhance(lesion_case):
+    _, _, lesions, with_mimics, without = lesion_case
+    lesion = lesions > 0.7
+    ratio = {name: with_mimics[name][lesion].mean() / without[name][lesion].mean() for name in MODALITIES}
+    assert ratio["flair"] > 1.5 and ratio["t2"] > 1.5
+    assert ratio["t1"] < 0.95
+    assert 0.9 < ratio["t1ce"] < 1.05  # iso: no enhancement
+    # Same generator, no extra draws: everything away from the lesions is unchanged.
+    assert np.array_equal(with_mimics["flair"][lesions == 0], without["flair"][lesions == 0])
+
+
+def _ball_label(radius: float, size: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A ball tumour (core radius/2 inside oedema) in a cube: label, strength, distance from the centre."""
+    distance = np.sqrt(((np.indices((size,) * 3) - (size - 1) / 2.0) ** 2).sum(axis=0))
+    label = np.zeros(distance.shape, dtype=np.uint8)
+    label[distance < radius] = OEDEMA
+    label[distance < radius / 2] = NECROSIS
+    strength = np.where(label == OEDEMA, (radius - distance) / (radius / 2), 0).astype(np.float32)
+    return label, np.clip(strength, 0, 1), distance
+
+
+def _shell_means(values: np.ndarray, signed: np.ndarray, edges) -> np.ndarray:
+    return np.array([values[(signed >= a) & (signed < b)].mean() for a, b in zip(edges[:-1], edges[1:])])
+
+
+def test_an_unclear_edge_fades_over_the_ramp_across_the_label():
+    radius = 12.0
+    label, strength, distance = _ball_label(radius)
+    signed = distance - radius  # mm at scale 1; > 0 outside the label
+    edges = np.arange(-6.0, 7.0, 1.0)
+    for level in (0.2, 0.8):
+        look = OedemaLook(ramp_mm=6.0, label_level=level, weak_fraction=0.0, weak_depth=0.0)
+        weight = oedema_weight(label, strength, look, 1.0, np.random.default_rng(0))
+        shells = _shell_means(weight, signed, edges)
+        assert np.all(np.diff(shells) <= 1e-3), shells
+        assert weight[signed > look.reach_mm + 2].max() < 0.01
+        # The label's boundary sits `level` of the way up the ramp (edge x 0.5 there).
+        assert abs(weight[np.abs(signed) < 0.5].mean() - 0.5 * level) < 0.08
+    crisp = OedemaLook(ramp_mm=0.0, label_level=0.5, weak_fraction=0.0, weak_depth=0.0)
+    weight = oedema_weight(label, strength, crisp, 1.0, np.random.default_rng(0))
+    assert weight[(signed > -2) & (signed < -1)].mean() > 0.4 and weight[signed > 1.5].max() < 0.05
+
+
+def test_weak_patches_lower_part_of_the_oedema_only():
+    label, strength, _ = _ball_label(15.0)
+    plain = OedemaLook(ramp_mm=4.0, label_level=0.5, weak_fraction=0.0, weak_depth=0.0)
+    weak = OedemaLook(ramp_mm=4.0, label_level=0.5, weak_fraction=0.4, weak_depth=0.9)
+    full = oedema_weight(label, strength, plain, 1.0, np.random.default_rng(0))
+    patchy = oedema_weight(label, strength, weak, 1.0, np.random.default_rng(0))
+    oedema = label == OEDEMA
+    assert np.all(patchy <= full + 1e-6)
+    lowered = patchy[oedema] < 0.5 * full[oedema]
+    assert 0.15 < lowered.mean() < 0.55
+    assert (patchy[oedema] < 0.25 * full[oedema]).any()  # near normal tissue at the weakest
+
+
+def test_draws_of_the_oedema_look_cover_crisp_unclear_weak_and_solid():
+    looks = [draw_oedema_look(np.random.default_rng(seed)) for seed in range(200)]
+    unclear = np.mean([look.ramp_mm > 0 for look in looks])
+    weak = np.mean([look.weak_fraction > 0 for look in looks])
+    assert 0.5 < unclear < 0.9 and 0.4 < weak < 0.8
+    levels = [look.label_level for look in looks if look.ramp_mm > 0]
+    assert min(levels) < 0.3 and max(levels) > 0.7
+
+
+def _synthesize_ball_with(look: OedemaLook, monkeypatch, seed: int = 0):
+    template = grid_template((64, 64, 48))
+    label, strength = _ball_tumour(template, radius=4.0)
+    monkeypatch.setattr(phantom_contrast, "draw_oedema_look", lambda rng: look)
+    images = synthesize(template.tissue, template.tissue[2] > 0.5, label, strength, template.scale, np.random.default_rng(seed))
+    return template, label, images
+
+
+def test_flair_excess_falls_outwards_across_the_label_boundary(monkeypatch):
+    look = OedemaLook(ramp_mm=12.0, label_level=0.5, weak_fraction=0.0, weak_depth=0.0)
+    template, label, images = _synthesize_ball_with(look, monkeypatch)
+    tumour = label > 0
+    signed = ndimage.distance_transform_edt(~tumour) - ndimage.distance_transform_edt(tumour)
+    white = template.tissue[1] > 0.9
+    flair = images["flair"]
+    # signed: <= -1 inside the label, >= 1 outside; shells of one voxel, [-1, 1) at the boundary.
+    shells = _shell_means(flair, np.where(white, signed, np.inf), [-4, -3, -2, -1, 1, 2, 3])
+    assert np.all(np.diff(shells) < 0), shells
+    assert shells[-2] > 1.12 * flair[white & (signed > 8)].mean()  # excess shows beyond the label
+
+
+def test_weak_patches_show_as_lower_flair_inside_the_label(monkeypatch):
+    strong = OedemaLook(ramp_mm=0.0, label_level=0.5, weak_fraction=0.0, weak_depth=0.0)
+    weak = OedemaLook(ramp_mm=0.0, label_level=0.5, weak_fraction=0.5, weak_depth=0.95)
+    template, label, plain = _synthesize_ball_with(strong, monkeypatch)
+    _, _, patchy = _synthesize_ball_with(weak, monkeypatch)
+    oedema = label == OEDEMA
+    drop = patchy["flair"][oedema] / plain["flair"][oedema]
+    assert np.mean(drop < 0.85) > 0.15
+    white = (template.tissue[1] > 0.9) & ~ndimage.binary_dilation(label > 0, iterations=3)
+    # The weakest oedema is close to normal white matter.
+    assert np.percentile(patchy["flair"][oedema], 5) < 1.3 * plain["flair"][white].mean()
