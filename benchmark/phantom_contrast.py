@@ -133,7 +133,9 @@ def _blend_tumour(
     voxels = number[tumour_box][inside]
 
     classes = (NECROSIS, ENHANCING, OEDEMA)
-    core = [ndimage.gaussian_filter((crop == cls).astype(np.float32), PARTIAL_VOLUME_SIGMA)[inside] for cls in classes[:2]]
+    core = [
+        ndimage.gaussian_filter((crop == cls).astype(np.float32), PARTIAL_VOLUME_SIGMA)[inside] for cls in classes[:2]
+    ]
     oedema = oedema_weight(crop, oedema_strength[box][tumour_box], look, scale, rng)[inside]
     weights = np.stack([*core, oedema * np.clip(1.0 - core[0] - core[1], 0.0, 1.0)])
     texture = smooth_noise(crop.shape, max(4.0 * scale, 1.5), rng, channels=3)[:, inside]

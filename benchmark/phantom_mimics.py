@@ -101,7 +101,12 @@ def mimic_lesions(
 
 
 def _periventricular(
-    lesions: np.ndarray, mimics: Mimics, white: np.ndarray, ventricles: np.ndarray, scale: float, rng: np.random.Generator
+    lesions: np.ndarray,
+    mimics: Mimics,
+    white: np.ndarray,
+    ventricles: np.ndarray,
+    scale: float,
+    rng: np.random.Generator,
 ) -> None:
     """Add the ventricles' lining (band plus caps at the horns) to `lesions`, in place."""
     reach = 1.5 * (mimics.band_mm + mimics.cap_mm) * scale + 2.0
@@ -128,10 +133,10 @@ def _deep_lesion(
     # Random voxels of the grid, the first in white matter (p > 0.8) away from the tumour.
     where = rng.integers(0, white.shape, size=(PLACEMENT_TRIES, 3))
     ok = (white[tuple(where.T)] > 0.8) & clear[tuple(where.T)]
-    frame = rotation_matrix(rng.uniform(-math.pi, math.pi, 3)) / np.exp(rng.normal(0.0, 0.2, 3))[:, None]
     if not ok.any():
         return
     centre = where[np.argmax(ok)]
+    frame = rotation_matrix(rng.uniform(-math.pi, math.pi, 3)) / np.exp(rng.normal(0.0, 0.2, 3))[:, None]
     half = math.ceil(1.6 * radius * np.exp(0.6)) + 1
     lo = np.maximum(centre - half, 0)
     hi = np.minimum(centre + half + 1, white.shape)
@@ -139,7 +144,8 @@ def _deep_lesion(
     offsets = [np.arange(a, b, dtype=np.float32) - np.float32(c) for a, b, c in zip(lo, hi, centre)]
     x, y, z = offsets[0][:, None, None], offsets[1][None, :, None], offsets[2][None, None, :]
     distance2 = sum((row[0] * x + row[1] * y + row[2] * z) ** 2 for row in frame.astype(np.float32))
-    surface = radius * (1.0 + 0.3 * np.clip(smooth_noise(tuple(hi - lo), max(radius, 1.5), rng)[0], -2.0, 2.0))
+    noise = np.clip(smooth_noise(tuple(hi - lo), max(radius, 1.5), rng)[0], -2.0, 2.0)
+    surface = radius * (1.0 + 0.3 * noise)
     weight = np.clip(surface - np.sqrt(distance2) + 0.5, 0.0, 1.0) * white[box]
     np.maximum(lesions[box], weight, out=lesions[box])
 

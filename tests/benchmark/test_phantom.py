@@ -478,7 +478,8 @@ def _synthesize_ball_with(look: OedemaLook, monkeypatch, seed: int = 0):
     template = grid_template((64, 64, 48))
     label, strength = _ball_tumour(template, radius=4.0)
     monkeypatch.setattr(phantom_contrast, "draw_oedema_look", lambda rng: look)
-    images = synthesize(template.tissue, template.tissue[2] > 0.5, label, strength, template.scale, np.random.default_rng(seed))
+    brain = template.tissue[2] > 0.5
+    images = synthesize(template.tissue, brain, label, strength, template.scale, np.random.default_rng(seed))
     return template, label, images
 
 
