@@ -28,6 +28,7 @@ from benchmark.method import Method
 from benchmark.results import RUN_FILE, ResultsWriter, RoundRecord, SessionKey, SessionRecord
 from benchmark.session import SessionConfig, run_session
 from baselines.registry import MethodOptions, make_method
+from baselines.training_edits import file_digest
 from policies.registry import make_policy
 
 _PACKAGES = ("simedit", "numpy", "scipy", "torch", "nibabel", "connected-components-3d",
@@ -73,7 +74,11 @@ class RunConfig:
             raise ValueError(f"jobs must be >= 1, got {self.jobs}")
 
     def to_json(self) -> dict[str, Any]:
+        """The config as plain values, with the SHA-256 of every method's checkpoint file:
+        a checkpoint retrained in place is a different run, not one to resume."""
         d = asdict(self)
+        d["checkpoints"] = {spec: file_digest(path) for spec in self.methods
+                            for _, eq, path in [spec.partition("=")] if eq and Path(path).is_file()}
         return json.loads(json.dumps(d, default=str))
 
 

@@ -113,3 +113,27 @@ def test_methods_sharing_a_table_name_are_refused(tmp_path):
     write_cases(tmp_path / "data", n=1)
     with pytest.raises(ValueError, match="share the table name 'manual-paint'"):
         run(config(tmp_path, methods=("manual-paint", "manual-paint")), progress=False)
+
+
+def test_a_checkpoint_retrained_in_place_is_not_resumed(tmp_path):
+    import torch
+
+    from baselines.checkpoint import InputSpec, save_checkpoint
+    from baselines.networks import make_backbone
+
+    def network(seed):
+        torch.manual_seed(seed)
+        net = make_backbone("isensee", in_channels=4, base=2, levels=2, dropout=0.0)
+        save_checkpoint(tmp_path / "F.pt", net, backbone="isensee", config=net.config,
+                        inputs=InputSpec(("flair", "t1", "t1ce", "t2"), 0, "z-score"), training={},
+                        split={"train": [], "validation": []}, epoch=1)
+
+    write_cases(tmp_path / "data", n=1)
+    network(0)
+    cfg = config(tmp_path, methods=(f"base={tmp_path / 'F.pt'}",), users=("none",),
+                 session=SessionConfig(max_rounds=0))
+    assert run(cfg, progress=False).ok == 1
+    assert run(cfg, progress=False).skipped == 1  # same file: resumed
+    network(1)  # same path, other weights: its old rows must not pass for the new network's
+    with pytest.raises(ValueError, match=r"different configuration \(differs in: checkpoints\)"):
+        run(cfg, progress=False)
