@@ -63,3 +63,11 @@ def make_method(spec: str, options: MethodOptions = MethodOptions()) -> Method:
         return DeepIGeoS.from_checkpoint(arg, InferenceSettings(device=options.device))
     raise AssertionError(f"method {name!r} is listed but not built")  # pragma: no cover
 
+
+def checkpoint_digests(specs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """SHA-256 of the checkpoint file of every ``NAME=PATH`` spec whose file exists, so
+    that results of a network retrained in place are not taken for the new one's."""
+    from baselines.training_edits import file_digest
+
+    return {spec: file_digest(path) for spec in specs for _, eq, path in [spec.partition("=")]
+            if eq and Path(path).is_file()}

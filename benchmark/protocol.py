@@ -70,7 +70,7 @@ from typing import Any
 import yaml
 
 from baselines.checkpoint import load_checkpoint
-from baselines.registry import METHOD_NAMES, MethodOptions
+from baselines.registry import METHOD_NAMES, MethodOptions, checkpoint_digests
 from benchmark.io import LAYOUTS, CaseRef, discover
 from benchmark.names import unknown_name
 from benchmark.results import SESSIONS_FILE, read_sessions
@@ -722,7 +722,8 @@ def _analysis(protocol: Protocol, spec: AnalysisSpec, options: MethodOptions, ou
         spec = spec.pick(out)
     except ValueError as error:
         return AnalysisOutcome(spec.name, "failed", None, str(error))
-    settings = {**spec.settings(), "seed": protocol.seed, "device": options.device}
+    settings = {**spec.settings(), "seed": protocol.seed, "device": options.device,
+                "checkpoints": checkpoint_digests(spec.methods)}
     done = completed.get(spec.name)
     if done and done["settings"] == settings and (out / done["path"]).exists():
         return AnalysisOutcome(spec.name, "skipped", out / done["path"])

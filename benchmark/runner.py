@@ -27,8 +27,7 @@ from benchmark.io import CaseRef, discover
 from benchmark.method import Method
 from benchmark.results import RUN_FILE, ResultsWriter, RoundRecord, SessionKey, SessionRecord
 from benchmark.session import SessionConfig, run_session
-from baselines.registry import MethodOptions, make_method
-from baselines.training_edits import file_digest
+from baselines.registry import MethodOptions, checkpoint_digests, make_method
 from policies.registry import make_policy
 
 _PACKAGES = ("simedit", "numpy", "scipy", "torch", "nibabel", "connected-components-3d",
@@ -77,8 +76,7 @@ class RunConfig:
         """The config as plain values, with the SHA-256 of every method's checkpoint file:
         a checkpoint retrained in place is a different run, not one to resume."""
         d = asdict(self)
-        d["checkpoints"] = {spec: file_digest(path) for spec in self.methods
-                            for _, eq, path in [spec.partition("=")] if eq and Path(path).is_file()}
+        d["checkpoints"] = checkpoint_digests(self.methods)
         return json.loads(json.dumps(d, default=str))
 
 

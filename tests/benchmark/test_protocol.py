@@ -371,6 +371,20 @@ def test_worst_cases_of_an_experiment_without_results_fail_the_analysis_only(tmp
     assert "picks the worst cases of experiment 'g', which has no finished session" in summary.analyses[0].error
 
 
+def test_an_analysis_of_a_retrained_network_runs_again(tmp_path, data, fake_analyses):
+    checkpoint(tmp_path / "F.pt", {"train": [], "validation": []})
+    raw = base_protocol(data)
+    raw["methods"]["F"] = "base=F.pt"
+    raw["analyses"] = {"sweep": {"methods": ["F"], "cases": 1}}
+    out = tmp_path / "out"
+    run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False)
+    assert run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False).analyses[0].status == "skipped"
+    torch.manual_seed(1)
+    checkpoint(tmp_path / "F.pt", {"train": [], "validation": []}, {"retrained": True})
+    assert run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False).analyses[0].status == "done"
+    assert fake_analyses.calls == ["sweep", "sweep"]
+
+
 # ---------------------------------------------------------------- command line
 
 def test_cli_runs_a_protocol_and_refuses_to_mix_it_with_run_options(tmp_path, data):
