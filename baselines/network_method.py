@@ -1,8 +1,10 @@
 """The paper's networks as editing methods: F ("base", ignores edits) and G ("editor").
 
 G gets the edits of every round so far, encoded as the paper's three channels
-(:func:`benchmark.edits.encode` of the accumulated history); it never sees its previous
-prediction. F takes the modalities only and declares no tools, so the session records
+(:func:`benchmark.edits.encode` of the accumulated history, K on the brain and clipped to
+the +-0.5 that the training users type: a test-time user facing a prediction twice too
+large types K = -1, far outside what G has seen, and G answered such values with an
+empty mask); it never sees its previous prediction. F takes the modalities only and declares no tools, so the session records
 every edit made for it as unsupported.
 
 ``predict`` returns ``logits > 0``; :attr:`NetworkMethod.last_forward_ms` holds the
@@ -22,6 +24,7 @@ from baselines.inference import InferenceSettings, predict_logits
 from baselines.patches import brain_mask
 from benchmark.case import CaseImage
 from benchmark.edits import CHANNELS, TOOLS, EditHistory, encode
+from policies.adjustment import K_LIMIT
 
 #: Method kind -> number of edit channels its checkpoint must have.
 KINDS = {"base": 0, "editor": len(CHANNELS)}
@@ -89,7 +92,8 @@ class NetworkMethod:
     def logits(self, image: CaseImage, history: EditHistory) -> np.ndarray:
         """float32 [X, Y, Z] logits; sets :attr:`last_forward_ms`."""
         modalities = self._modalities(image)
-        edits = encode(history, image.shape, brain_mask(modalities)) if self.inputs.edit_channels else None
+        edits = (encode(history, image.shape, brain_mask(modalities), k_limit=K_LIMIT["train"])
+                 if self.inputs.edit_channels else None)
         logits, self.last_forward_ms = predict_logits(self.model, modalities, edits, self.settings)
         return logits
 

@@ -192,7 +192,8 @@ def stamp(edits: Iterable[Click | Stroke], shape: tuple[int, int, int], out: np.
     return out
 
 
-def encode(history: EditHistory, shape: tuple[int, int, int], brain: np.ndarray | None = None) -> np.ndarray:
+def encode(history: EditHistory, shape: tuple[int, int, int], brain: np.ndarray | None = None,
+           k_limit: float | None = None) -> np.ndarray:
     """The paper's three edit channels.
 
     Args:
@@ -200,6 +201,8 @@ def encode(history: EditHistory, shape: tuple[int, int, int], brain: np.ndarray 
         shape: (X, Y, Z) of the image.
         brain: optional bool [X, Y, Z] mask where K is written (e.g. voxels where any
             modality is non-zero); None writes K everywhere.
+        k_limit: clip the summed K to [-k_limit, k_limit] (a network knows only the
+            range it was trained on); None: no clipping.
 
     Returns:
         float32 [3, X, Y, Z]: selection (+1/-1 at clicks dilated by two voxels, 0
@@ -212,10 +215,11 @@ def encode(history: EditHistory, shape: tuple[int, int, int], brain: np.ndarray 
     out = np.zeros((3, *shape), np.float32)
     stamp(history.of_tool("selection"), shape, out[0])  # type: ignore[arg-type]
     stamp(history.of_tool("brush"), shape, out[1])  # type: ignore[arg-type]
+    k = history.k_total if k_limit is None else float(np.clip(history.k_total, -k_limit, k_limit))
     if brain is None:
-        out[2] = history.k_total
+        out[2] = k
     else:
         if brain.shape != tuple(shape) or brain.dtype != bool:
             raise ValueError(f"brain must be a bool mask of shape {tuple(shape)}, got {brain.dtype} {brain.shape}")
-        out[2][brain] = history.k_total
+        out[2][brain] = k
     return out

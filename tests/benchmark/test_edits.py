@@ -90,3 +90,9 @@ def test_encode_writes_k_on_the_brain_only_when_given_one():
     np.testing.assert_allclose(encode(history, shape)[2], 0.15, rtol=1e-6)
     with pytest.raises(ValueError, match="brain must be a bool mask"):
         encode(history, shape, brain[:-1])
+
+
+def test_encode_clips_the_summed_k_to_a_limit():
+    history = EditHistory().add([Adjustment(-0.4)]).add([Adjustment(-0.4)])
+    np.testing.assert_allclose(encode(history, (2, 2, 2), k_limit=0.5)[2], -0.5)
+    np.testing.assert_allclose(encode(history, (2, 2, 2))[2], -0.8, rtol=1e-6)
