@@ -13,6 +13,8 @@ OUT/report/           `simedit report OUT`: figures, tables, index.md / index.ht
 Every step is resumable: phantoms are written once, a checkpoint that matches its
 settings is reused (one that stopped part-way is trained on from where it stopped), the
 protocol skips finished sessions and analyses, and the report is rebuilt from the files.
+When a network is (re)trained, the results and report of the networks before are removed
+first (a run would refuse to mix them anyway: it records its checkpoints' SHA-256).
 
 Presets: ``cpu`` (96x96x64 phantoms, the CPU training presets shortened to fit the
 15-minute budget on 2 cores) and ``paper`` (BraTS-size 240x240x155 phantoms and the
@@ -22,6 +24,7 @@ paper's training settings, for a GPU: hours).
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,11 +36,13 @@ from baselines.deepigeos_train import DeepIGeoSConfig, pnet_path, train_deepigeo
 from baselines.training import TrainConfig, train
 from baselines.training_edits import file_digest
 from benchmark.io import CaseRef, discover
-from benchmark.protocol import ProtocolSummary, load_protocol, run_protocol, shipped_protocol
+from benchmark.protocol import (ANALYSES_DIR, EXPERIMENTS_DIR, PROTOCOL_FILE, ProtocolSummary, load_protocol,
+                                run_protocol, shipped_protocol)
 from benchmark.synth import synthesize
 
 PRESETS = ("cpu", "paper")
 CHECKPOINTS = "checkpoints"
+REPORT_DIR = "report"
 SYNTH_MARKER = "synth.json"
 
 
@@ -144,8 +149,12 @@ def _reusable(path: Path, config: dict[str, Any], cases: list[str], epochs: int,
     return "done" if ckpt.epoch >= epochs else "resume"
 
 
-def networks(config: DemoConfig, refs: list[CaseRef], echo: Callable[[str], None] = print) -> dict[str, Path]:
-    """Train F, G and DeepIGeoS on the first ``train_cases`` phantoms, or reuse them."""
+def networks(config: DemoConfig, refs: list[CaseRef], echo: Callable[[str], None] = print) -> tuple[dict[str, Path], bool]:
+    """Train F, G and DeepIGeoS on the first ``train_cases`` phantoms, or reuse them.
+
+    Returns:
+        The checkpoint paths, and whether any network was (re)trained.
+    """
     folder = config.out / CHECKPOINTS
     folder.mkdir(parents=True, exist_ok=True)
     train_refs = sorted(refs, key=lambda r: r.case_id)[: config.train_cases]
@@ -153,8 +162,10 @@ def networks(config: DemoConfig, refs: list[CaseRef], echo: Callable[[str], None
     f_config, g_config, d_config = config.networks()
     paths = {"F": folder / "F.pt", "G": folder / "G.pt", "D": folder / "D.pt"}
 
+    trained = False
     state = _reusable(paths["F"], f_config.to_plain(), ids, f_config.epochs)
     if state != "done":
+        trained = True
         echo(f"training F ({state}): {len(ids)} phantoms, {f_config.epochs} epochs")
         train("base", train_refs, paths["F"], f_config, resume=paths["F"] if state == "resume" else None)
     else:
@@ -163,6 +174,7 @@ def networks(config: DemoConfig, refs: list[CaseRef], echo: Callable[[str], None
     base = {"base_sha256": file_digest(paths["F"])}
     state = _reusable(paths["G"], g_config.to_plain(), ids, g_config.epochs, base)
     if state != "done":
+        trained = True
         echo(f"training G ({state}): edits simulated from F's predictions, {g_config.epochs} epochs")
         train("editor", train_refs, paths["G"], g_config, base_checkpoint=paths["F"],
               resume=paths["G"] if state == "resume" else None)
@@ -173,6 +185,7 @@ def networks(config: DemoConfig, refs: list[CaseRef], echo: Callable[[str], None
     states = (_reusable(pnet, d_config.to_plain(), ids, d_config.pnet_epochs),
               _reusable(paths["D"], d_config.to_plain(), ids, d_config.rnet_epochs))
     if states != ("done", "done"):
+        trained = True
         resume = "train" not in states
         if not resume:
             for stale in (pnet, paths["D"]):
@@ -182,7 +195,21 @@ def networks(config: DemoConfig, refs: list[CaseRef], echo: Callable[[str], None
         train_deepigeos(train_refs, paths["D"], d_config, resume=resume)
     else:
         echo(f"DeepIGeoS: reusing {paths['D']}")
-    return paths
+    return paths, trained
+
+
+def clear_results(out: Path, echo: Callable[[str], None] = print) -> None:
+    """Remove the protocol's results and report from ``out`` (they came from networks
+    that were just retrained); the phantoms and checkpoints stay."""
+    for name in (PROTOCOL_FILE, EXPERIMENTS_DIR, ANALYSES_DIR, REPORT_DIR):
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        echo(f"removed {path}: made with the networks before this training")
 
 
 def run_demo(config: DemoConfig, echo: Callable[[str], None] = print) -> DemoSummary:
@@ -194,7 +221,9 @@ def run_demo(config: DemoConfig, echo: Callable[[str], None] = print) -> DemoSum
     refs = phantoms(config, echo)
     seconds["phantoms"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    networks(config, refs, echo)
+    _, trained = networks(config, refs, echo)
+    if trained:
+        clear_results(config.out, echo)
     seconds["training"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     protocol = load_protocol(shipped_protocol(), relative_to=config.out)
@@ -203,6 +232,6 @@ def run_demo(config: DemoConfig, echo: Callable[[str], None] = print) -> DemoSum
     summary = run_protocol(protocol, config.out, jobs=config.jobs, device=config.device)
     seconds["protocol"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    report = build_report(config.out)
+    report = build_report(config.out, config.out / REPORT_DIR)
     seconds["report"] = time.perf_counter() - t0
     return DemoSummary(config.out, summary, report, seconds)

@@ -57,6 +57,14 @@ def test_demo_runs_end_to_end_and_resumes(tmp_path, monkeypatch):
     assert any(s.startswith("F: reusing") for s in said) and any(s.startswith("DeepIGeoS: reusing") for s in said)
     assert all(e.run.ok == 0 and e.run.skipped == 2 for e in again.protocol.experiments)
 
+    # G retrained: the results of the G before are removed, then made anew
+    (config.out / "checkpoints" / "G.pt").unlink()
+    said.clear()
+    third = run_demo(config, echo=said.append)
+    assert any(s.startswith("training G (train)") for s in said)
+    assert any(s.startswith("removed") and s.endswith("made with the networks before this training") for s in said)
+    assert all(e.run.ok == 2 and e.run.skipped == 0 for e in third.protocol.experiments)
+
 
 def test_cli_demo_reports_bad_settings_as_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path), "--cases", "4", "--train-cases", "4"])
