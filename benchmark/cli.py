@@ -229,7 +229,7 @@ def bench_model_cmd(shape, device, repeats) -> None:
 @click.option("--preset", type=click.Choice(["cpu", "paper"]), default="cpu", show_default=True,
               help="cpu: 96x96x64 phantoms, minutes on 2 cores; paper: BraTS-size phantoms and the paper's training (GPU).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--cases", default=24, show_default=True, help="Phantoms in all.")
+@click.option("--cases", default=32, show_default=True, help="Phantoms in all.")
 @click.option("--train-cases", default=16, show_default=True, help="Phantoms the networks learn from; the rest are held out.")
 @click.option("--shape", nargs=3, type=int, default=None, help="Phantom size X Y Z (default: the preset's).")
 @click.option("--jobs", default=2, show_default=True, help="Parallel worker processes.")
