@@ -138,9 +138,14 @@ def _run_protocol(ctx: click.Context, path: Path, out: Path | None, jobs: int, d
     except ValueError as e:
         raise _fail(e)
     _print_protocol_summary(summary)
-    broken = [e for e in summary.experiments if e.run is None or (e.run.failed and not e.run.ok)]
-    if broken or any(a.status == "failed" for a in summary.analyses):
+    if _protocol_failed(summary):
         sys.exit(1)
+
+
+def _protocol_failed(summary) -> bool:
+    """An experiment could not run or all its sessions failed, or an analysis failed."""
+    broken = [e for e in summary.experiments if e.run is None or (e.run.failed and not e.run.ok)]
+    return bool(broken) or any(a.status == "failed" for a in summary.analyses)
 
 
 def _print_protocol_summary(summary) -> None:
@@ -252,6 +257,8 @@ def demo(out: Path, preset: str, device: str, cases: int, train_cases: int, shap
     _print_protocol_summary(summary.protocol)
     times = ", ".join(f"{k} {v:.0f} s" for k, v in summary.seconds.items())
     click.echo(f"report: {summary.report / 'index.html'} ({times})")
+    if _protocol_failed(summary.protocol):
+        sys.exit(1)
 
 
 @main.command()
