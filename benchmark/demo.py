@@ -13,8 +13,9 @@ OUT/report/           `simedit report OUT`: figures, tables, index.md / index.ht
 Every step is resumable: phantoms are written once, a checkpoint that matches its
 settings is reused (one that stopped part-way is trained on from where it stopped), the
 protocol skips finished sessions and analyses, and the report is rebuilt from the files.
-When a network is (re)trained, the results and report of the networks before are removed
-first (a run would refuse to mix them anyway: it records its checkpoints' SHA-256).
+When a network is (re)trained or the shipped protocol has changed, the results and report
+made before are removed first (a run would refuse to mix them anyway: it records its
+checkpoints' SHA-256 and its protocol).
 
 Presets: ``cpu`` (96x96x64 phantoms, the CPU training presets shortened to fit the
 15-minute budget on 2 cores) and ``paper`` (BraTS-size 240x240x155 phantoms and the
@@ -37,7 +38,7 @@ from baselines.training import TrainConfig, train
 from baselines.training_edits import file_digest
 from benchmark.io import CaseRef, discover
 from benchmark.protocol import (ANALYSES_DIR, EXPERIMENTS_DIR, PROTOCOL_FILE, ProtocolSummary, load_protocol,
-                                run_protocol, shipped_protocol)
+                                protocol_changes, run_protocol, shipped_protocol)
 from benchmark.synth import synthesize
 
 PRESETS = ("cpu", "paper")
@@ -208,9 +209,10 @@ def networks(config: DemoConfig, refs: list[CaseRef], echo: Callable[[str], None
     return paths, trained
 
 
-def clear_results(out: Path, echo: Callable[[str], None] = print) -> None:
+def clear_results(out: Path, why: str, echo: Callable[[str], None] = print) -> None:
     """Remove the protocol's results and report from ``out`` (they came from networks
-    that were just retrained); the phantoms and checkpoints stay."""
+    that were just retrained, or from an older shipped protocol); the phantoms and
+    checkpoints stay."""
     for name in (PROTOCOL_FILE, EXPERIMENTS_DIR, ANALYSES_DIR, REPORT_DIR):
         path = out / name
         if path.is_dir():
@@ -219,7 +221,7 @@ def clear_results(out: Path, echo: Callable[[str], None] = print) -> None:
             path.unlink()
         else:
             continue
-        echo(f"removed {path}: made with the networks before this training")
+        echo(f"removed {path}: {why}")
 
 
 def run_demo(config: DemoConfig, echo: Callable[[str], None] = print) -> DemoSummary:
@@ -232,11 +234,14 @@ def run_demo(config: DemoConfig, echo: Callable[[str], None] = print) -> DemoSum
     seconds["phantoms"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     _, trained = networks(config, refs, echo)
-    if trained:
-        clear_results(config.out, echo)
     seconds["training"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     protocol = load_protocol(shipped_protocol(), relative_to=config.out)
+    changed = protocol_changes(protocol, config.out, config.device)
+    if trained or changed:
+        why = "made with the networks before this training" if trained else \
+            f"made with another version of the shipped protocol (differs in: {', '.join(changed)})"
+        clear_results(config.out, why, echo)
     echo(f"protocol {protocol.name}: {len(protocol.experiments)} experiments on {len(protocol.cases)} held-out "
          f"phantoms")
     summary = run_protocol(protocol, config.out, jobs=config.jobs, device=config.device)

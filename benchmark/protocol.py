@@ -617,6 +617,16 @@ def _results_part(record: Mapping[str, Any]) -> dict[str, Any]:
     return part
 
 
+def protocol_changes(protocol: Protocol, out: Path, device: str = "cpu") -> list[str]:
+    """The settings that decide results in which ``out``'s protocol.json differs from
+    ``protocol`` (sorted keys); empty when they agree or ``out`` holds no protocol yet."""
+    path = Path(out) / PROTOCOL_FILE
+    if not path.exists():
+        return []
+    before, after = _results_part(json.loads(path.read_text())), _results_part(protocol_record(protocol, device))
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
 def write_protocol_record(protocol: Protocol, out: Path, device: str = "cpu") -> Path:
     """Write ``OUT/protocol.json``, refusing a folder that holds a different protocol's results.
 
@@ -629,15 +639,14 @@ def write_protocol_record(protocol: Protocol, out: Path, device: str = "cpu") ->
     path = Path(out) / PROTOCOL_FILE
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     record = protocol_record(protocol, device)
+    differ = protocol_changes(protocol, out, device)
+    if differ:
+        raise ValueError(
+            f"{path}: this folder holds the results of a different protocol (differs in: {', '.join(differ)}); "
+            "write to another --out folder or delete this one"
+        )
     if path.exists():
         old = json.loads(path.read_text())
-        before, after = _results_part(old), _results_part(record)
-        if before != after:
-            differ = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
-            raise ValueError(
-                f"{path}: this folder holds the results of a different protocol (differs in: {', '.join(differ)}); "
-                "write to another --out folder or delete this one"
-            )
         record.update(started=old.get("started", now), resumed=[*old.get("resumed", []), now])
     else:
         record["started"] = now

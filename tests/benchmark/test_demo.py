@@ -7,7 +7,7 @@ from baselines.deepigeos_train import DeepIGeoSConfig
 from baselines.training import TrainConfig
 from benchmark.cli import main
 from benchmark.demo import DemoConfig, phantoms, run_demo
-from benchmark.protocol import PROTOCOL_FILE
+from benchmark.protocol import PROTOCOL_FILE, shipped_protocol
 from benchmark.report.load import load_sessions
 
 
@@ -64,6 +64,15 @@ def test_demo_runs_end_to_end_and_resumes(tmp_path, monkeypatch):
     assert any(s.startswith("training G (train)") for s in said)
     assert any(s.startswith("removed") and s.endswith("made with the networks before this training") for s in said)
     assert all(e.run.ok == 2 and e.run.skipped == 0 for e in third.protocol.experiments)
+
+    # a newer shipped protocol: the old results go, the new protocol runs in full
+    newer = tmp_path / "seed-paper.yaml"
+    newer.write_text(shipped_protocol().read_text().replace("rounds: 5", "rounds: 4"))
+    monkeypatch.setattr("benchmark.demo.shipped_protocol", lambda: newer)
+    said.clear()
+    fourth = run_demo(config, echo=said.append)
+    assert any("another version of the shipped protocol (differs in: experiments)" in s for s in said)
+    assert all(e.run.ok == 2 for e in fourth.protocol.experiments)
 
 
 def test_cli_demo_reports_bad_settings_as_a_usage_error(tmp_path):
