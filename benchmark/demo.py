@@ -17,9 +17,9 @@ When a network is (re)trained or the shipped protocol has changed, the results a
 made before are removed first (a run would refuse to mix them anyway: it records its
 checkpoints' SHA-256 and its protocol).
 
-Presets: ``cpu`` (96x96x64 phantoms, the CPU training presets shortened to fit the
-15-minute budget on 2 cores) and ``paper`` (BraTS-size 240x240x155 phantoms and the
-paper's training settings, for a GPU: hours).
+Presets: ``cpu`` (96x96x64 phantoms, the CPU training presets adjusted as
+:meth:`DemoConfig.networks` says, within the 15-minute budget on 2 cores) and ``paper``
+(BraTS-size 240x240x155 phantoms and the paper's training settings, for a GPU: hours).
 """
 
 from __future__ import annotations
