@@ -110,7 +110,7 @@ def build_report(folder: Path, out: Path | None = None, reference: str | None = 
                                                  rng=np.random.default_rng(seed), level=LEVEL)
         note = (f"Final Dice of each experiment minus {ref}, paired by case over the cases both have; "
                 f"{LEVEL:.0%} bootstrap CI of the mean ({n_boot} resamples, seed {seed}); p: Wilcoxon signed-rank "
-                f"test, Holm p adjusted over the {len(comparisons)} comparisons.")
+                f"test (Pratt's handling of zero differences), Holm p adjusted over the {len(comparisons)} comparisons.")
         table("comparisons", f"Paired comparisons with {ref}", note, comparisons, comparisons_display(comparisons),
               left=2)
         figure("paired_differences", f"Paired differences to {ref}", note,
