@@ -44,7 +44,7 @@ def _run(kind: str, base: Path | None, data, out, preset, backbone, epochs, step
                  device=device)
     overrides = {k: v for k, v in given.items() if v is not None}
     try:
-        config = getattr(TrainConfig, preset)(seed=seed, **overrides)
+        config = getattr(TrainConfig, preset)(kind, seed=seed, **overrides)
         refs = discover(data, layout, cases or None)
         if not out.parent.is_dir():
             raise ValueError(f"{out}: folder {out.parent} does not exist; create it first")

@@ -90,26 +90,15 @@ class DemoConfig:
     def networks(self) -> tuple[TrainConfig, TrainConfig, DeepIGeoSConfig]:
         """The training settings of F, G and DeepIGeoS.
 
-        ``cpu`` (about 4.5, 3.5 and 2.5 minutes on 2 idle cores), the CPU presets with:
-
-        - F: 60 epochs, learning rate x0.95 per epoch (2e-3 down to 1e-4): with the
-          preset's x0.985 F's validation Dice still swung between 0.69 and 0.77 at epoch
-          40; this F reaches 0.88 on held-out phantoms.
-        - G: starts from F's weights and fine-tunes for 40 epochs at 5e-4 (not 2e-3),
-          each tool in a sample with probability 0.3 (not 0.5: a third of the samples
-          without edits). G without edits against F, measured: 20 epochs at 2e-3 from a
-          40-epoch F, 8 points below (8 held-out phantoms); from this F, 20 epochs at 5e-4
-          with tools at 0.5, 8 points below (8 phantoms); tools at 0.3, 3 points below
-          (16 phantoms); 40 epochs, 0.001 below (16 phantoms), as the paper's G is
-          "slightly less accurate" than F.
-        - DeepIGeoS: 8 + 8 epochs on 48^3 patches (its CPU preset's 15 + 15 epochs on
-          64x64x48 patches take 10 minutes).
+        ``cpu``: the CPU presets of F and G (:meth:`TrainConfig.cpu`: about 4.5 and 3.5
+        minutes on 2 idle cores) and DeepIGeoS for 8 + 8 epochs on 48^3 patches (about
+        2.5 minutes; its CPU preset's 15 + 15 epochs on 64x64x48 patches take 10).
         """
         common = dict(seed=self.seed, device=self.device)
         if self.preset == "paper":
-            return TrainConfig.paper(**common), TrainConfig.paper(**common), DeepIGeoSConfig.paper(**common)
-        return (TrainConfig.cpu(epochs=60, lr_decay=0.95, **common),
-                TrainConfig.cpu(epochs=40, lr=5e-4, tool_p=0.3, **common),
+            return (TrainConfig.paper("base", **common), TrainConfig.paper("editor", **common),
+                    DeepIGeoSConfig.paper(**common))
+        return (TrainConfig.cpu("base", **common), TrainConfig.cpu("editor", **common),
                 DeepIGeoSConfig.cpu(pnet_epochs=8, rnet_epochs=8, patch=(48, 48, 48), **common))
 
 

@@ -109,3 +109,12 @@ def test_cli_trains_base_and_benchmarks_the_backbones(phantoms, tmp_path):
     assert bad.exit_code != 0 and "--base" in bad.output
     rows = bench_model((32, 32, 32), "cpu", repeats=1)
     assert [name for name, _, _ in rows] == ["isensee", "unet3d"] and all(ms > 0 for _, _, ms in rows)
+
+
+def test_cpu_presets_differ_for_f_and_g_and_refuse_other_kinds():
+    f, g = TrainConfig.cpu("base"), TrainConfig.cpu("editor", seed=3)
+    assert (f.epochs, f.lr_decay, f.tool_p) == (60, 0.95, 0.5)
+    assert (g.epochs, g.lr, g.tool_p, g.seed, g.init_from_base) == (40, 5e-4, 0.3, 3, True)
+    assert TrainConfig.cpu("editor", epochs=2).epochs == 2
+    with pytest.raises(ValueError, match="kind must be one of"):
+        TrainConfig.cpu("edtor")
