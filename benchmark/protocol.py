@@ -690,10 +690,19 @@ def run_protocol(protocol: Protocol, out: Path, jobs: int = 1, device: str = "cp
         progress: show progress bars and a line per step on stderr.
 
     Raises:
-        ValueError: ``out`` holds the results of a different protocol; jobs < 1.
+        ValueError: ``out`` holds the results of a different protocol; jobs < 1; CUDA
+            asked for where torch sees none (before any work, rather than every network
+            experiment failing on its own).
     """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda asked for, but torch sees no CUDA GPU; use --device cpu")
     out = Path(out)
     write_protocol_record(protocol, out, device)
     say = _say if progress else (lambda _: None)

@@ -385,6 +385,16 @@ def test_an_analysis_of_a_retrained_network_runs_again(tmp_path, data, fake_anal
     assert fake_analyses.calls == ["sweep", "sweep"]
 
 
+def test_cuda_without_a_gpu_is_refused_before_any_work(tmp_path, data, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    protocol = load_protocol(write(tmp_path, base_protocol(data)))
+    with pytest.raises(ValueError, match="--device cuda asked for, but torch sees no CUDA GPU"):
+        run_protocol(protocol, tmp_path / "out", device="cuda", progress=False)
+    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda'"):
+        run_protocol(protocol, tmp_path / "out", device="gpu", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 # ---------------------------------------------------------------- command line
 
 def test_cli_runs_a_protocol_and_refuses_to_mix_it_with_run_options(tmp_path, data):
