@@ -4,8 +4,8 @@ G gets the edits of every round so far, encoded as the paper's three channels
 (:func:`benchmark.edits.encode` of the accumulated history, K on the brain and clipped to
 the +-0.5 that the training users type: a test-time user facing a prediction twice too
 large types K = -1, far outside what G has seen, and G answered such values with an
-empty mask); it never sees its previous prediction. F takes the modalities only and declares no tools, so the session records
-every edit made for it as unsupported.
+empty mask); it never sees its previous prediction. F takes the modalities only and
+declares no tools, so the session records every edit made for it as unsupported.
 
 ``predict`` returns ``logits > 0``; :attr:`NetworkMethod.last_forward_ms` holds the
 milliseconds of the network's forward pass(es) in that call (synchronised on CUDA),

@@ -16,9 +16,9 @@ Presets (see :meth:`TrainConfig.cpu` and :meth:`TrainConfig.paper`):
 
 - ``cpu``: for the embedded phantoms (``simedit synth --shape 96 96 64``) on 2 CPU
   cores. Isensee network with base 8 and 4 levels, 48^3 patches, batch 2, 10 steps per
-  epoch, lr 2e-3 (the paper's 5e-4 is too slow for a few hundred steps); the training
-  users' size limits are scaled to the phantoms (selection from 100 mm^3, strokes from 4
-  voxels). F: 60 epochs, lr x0.95 per epoch (at x0.985 its validation Dice still swung
+  epoch, lr 2e-3 for F (the paper's 5e-4 is too slow to learn from scratch in a few
+  hundred steps); the training users' size limits are scaled to the phantoms (selection
+  from 100 mm^3, strokes from 4 voxels). F: 60 epochs, lr x0.95 per epoch (at x0.985 its validation Dice still swung
   between 0.69 and 0.77 at epoch 40). G: starts from F's weights and fine-tunes 40
   epochs at 5e-4 with each tool in a sample with probability 0.3, so that it keeps F's
   segmentation without edits (measured on 16 held-out phantoms: 20 epochs at 2e-3, or at
