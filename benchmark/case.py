@@ -8,7 +8,6 @@ axial slice is a fixed index on axis 2.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from benchmark.case import CaseImage
-from benchmark.edits import Adjustment, Click, EditHistory
+from benchmark.edits import Adjustment, Click
 from benchmark.metrics import dice
 from benchmark.session import SessionConfig, run_session
 from tests.helpers import ball, tumour_case

@@ -3,7 +3,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from benchmark.corruption import simulate_prediction
-from benchmark.edits import Click, EditHistory
+from benchmark.edits import EditHistory
 from benchmark.policy import RoundState
 from policies.reference_users import Cvpr25Click, RandomClick, RitmClick
 
