@@ -39,9 +39,10 @@ from baselines.deepigeos_seeds import Seeds
 from baselines.geodesic import geodesic_distance
 from baselines.inference import InferenceSettings, predict_logits
 from baselines.patches import brain_box
-from baselines.training_edits import file_digest
+from benchmark.digests import file_digest
 from benchmark.case import CaseImage
 from benchmark.edits import EditHistory
+from benchmark.registry import MethodContext, method_factory
 
 #: The method's name in result tables.
 TABLE_NAME = "DeepIGeoS (no CRF)"
@@ -251,3 +252,20 @@ class DeepIGeoS:
 
 __all__ = ["DeepIGeoS", "GeodesicSettings", "RNET_EXTRA", "TABLE_NAME", "TOOLS", "geodesic_maps",
            "seeds_from_history"]
+
+
+def trained_cases(path: str | Path) -> set[str]:
+    """The cases R-Net and the P-Net beside it learned from (train and validation splits)."""
+    rnet = load_checkpoint(path)
+    used = {case for ids in rnet.split.values() for case in ids}
+    pnet = rnet.training.get("pnet_checkpoint")
+    if pnet and (rnet.path.parent / pnet).is_file():
+        used |= {case for ids in load_checkpoint(rnet.path.parent / pnet).split.values() for case in ids}
+    return used
+
+
+@method_factory(argument="file", tools=TOOLS, trained_on=trained_cases,
+                usage="deepigeos=RNET.pt (from `simedit train deepigeos`; its .pnet.pt beside it)")
+def make(context: MethodContext) -> DeepIGeoS:
+    """DeepIGeoS without CRF (Wang et al. 2018): P-Net, then R-Net with geodesic maps of the edits."""
+    return DeepIGeoS.from_checkpoint(context.arg, InferenceSettings(device=context.device))

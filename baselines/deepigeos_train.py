@@ -53,7 +53,7 @@ from baselines.fit import Schedule, fit
 from baselines.networks.pnet import PNet
 from baselines.patches import augment, brain_box, extract, patch_origin
 from baselines.training import NORMALISATION, split_cases
-from baselines.training_edits import file_digest
+from benchmark.digests import file_digest
 from benchmark.io import LAYOUTS, CaseRef
 from benchmark.metrics import dice
 

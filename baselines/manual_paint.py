@@ -23,7 +23,8 @@ import numpy as np
 
 from benchmark.case import CaseImage
 from benchmark.edits import TOOLS, Adjustment, Click, EditHistory, Stroke, stamp
-from baselines.initial import FlairThreshold, InitialMask
+from benchmark.registry import MethodContext, method_factory
+from baselines.initial import FlairThreshold, FolderMasks, InitialMask
 
 
 def paint_ball(mask: np.ndarray, centre: tuple[int, int, int], radius_mm: float,
@@ -114,3 +115,11 @@ class ManualPaint:
             elif isinstance(edit, Adjustment):
                 mask = adjust_surface(mask, edit.k, image.spacing)
         return mask
+
+
+@method_factory(argument="none", tools=TOOLS,
+                usage="manual-paint (first masks from --initial DIR, else a FLAIR threshold)")
+def make(context: MethodContext, *, click_radius_mm: float = 5.0) -> ManualPaint:
+    """Edits applied literally to a first mask (--initial DIR, else a FLAIR threshold)."""
+    initial = FolderMasks(context.initial) if context.initial else FlairThreshold()
+    return ManualPaint(initial=initial, click_radius_mm=float(click_radius_mm))

@@ -24,6 +24,7 @@ from baselines.inference import InferenceSettings, predict_logits
 from baselines.patches import brain_mask
 from benchmark.case import CaseImage
 from benchmark.edits import CHANNELS, TOOLS, EditHistory, encode
+from benchmark.registry import MethodContext, method_factory
 from policies.adjustment import K_LIMIT
 
 #: Method kind -> number of edit channels its checkpoint must have.
@@ -102,3 +103,22 @@ class NetworkMethod:
         return self.logits(image, history) > 0
 
 
+
+
+def checkpoint_cases(path: str | Path) -> set[str]:
+    """The case ids of a checkpoint's train and validation split."""
+    return {case for ids in load_checkpoint(path).split.values() for case in ids}
+
+
+@method_factory(argument="file", tools=(), trained_on=checkpoint_cases,
+                usage="base=CHECKPOINT.pt (from `simedit train base`)")
+def make_base(context: MethodContext) -> NetworkMethod:
+    """The paper's base network F: the modalities alone, edits ignored."""
+    return NetworkMethod.from_checkpoint("base", context.arg, InferenceSettings(device=context.device))
+
+
+@method_factory(argument="file", tools=TOOLS, trained_on=checkpoint_cases,
+                usage="editor=CHECKPOINT.pt (from `simedit train editor`)")
+def make_editor(context: MethodContext) -> NetworkMethod:
+    """The paper's editing network G: the modalities plus the three edit channels."""
+    return NetworkMethod.from_checkpoint("editor", context.arg, InferenceSettings(device=context.device))

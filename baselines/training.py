@@ -50,7 +50,8 @@ from baselines.fit import Schedule, fit
 from baselines.network_method import KINDS, NetworkMethod
 from baselines.networks import BACKBONES, backbone_error, make_backbone
 from baselines.patches import augment, brain_box, brain_mask, extract, patch_origin
-from baselines.training_edits import PredictionCache, draw_tools, file_digest, sample_history, simulate_tool_edits
+from baselines.training_edits import PredictionCache, draw_tools, sample_history, simulate_tool_edits
+from benchmark.digests import file_digest
 from benchmark.case import Case
 from benchmark.edits import Edit, EditHistory, encode
 from benchmark.io import CaseRef

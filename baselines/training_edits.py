@@ -1,7 +1,7 @@
 """Simulated edits for training the editing network G (the paper's E_auto, Sections 2.1, 2.3).
 
 F's prediction on each training case is compared with the ground truth by the
-training-time users (``policies.registry.make_policy(tool, "train")``: large selection
+training-time users (``benchmark.registry.make_user(tool, "train")``: large selection
 components only, at most one long stroke, K clipped to +-0.5). Each tool's edits are
 simulated once per case; every training sample then keeps a random subset of the tools,
 the empty subset included, so that G also learns to segment without edits.
@@ -12,7 +12,6 @@ SHA-256 of F's checkpoint file: a retrained F never serves stale predictions.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,18 +20,10 @@ import numpy as np
 
 from benchmark.edits import TOOLS, Edit, EditHistory
 from benchmark.policy import RoundState
-from policies.registry import make_policy
+from benchmark.digests import file_digest
+from benchmark.registry import make_user
 
 ToolEdits = Mapping[str, tuple[Edit, ...]]
-
-
-def file_digest(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class PredictionCache:
@@ -86,7 +77,7 @@ def simulate_tool_edits(
     """
     state = RoundState(label, prediction, EditHistory(), 1, spacing)
     options = options or {}
-    return {tool: tuple(make_policy(tool, "train", **options.get(tool, {})).propose(state, rng)) for tool in TOOLS}
+    return {tool: tuple(make_user(tool, "train", **options.get(tool, {})).propose(state, rng)) for tool in TOOLS}
 
 
 def draw_tools(rng: np.random.Generator, tool_p: float) -> tuple[str, ...]:

@@ -10,7 +10,6 @@ import click
 import numpy as np
 
 from benchmark.io import LAYOUTS
-from policies.registry import POLICY_NAMES
 
 
 def _fail(error: Exception) -> "click.ClickException":
@@ -45,7 +44,7 @@ def synth(out: Path, cases: int, shape: tuple[int, int, int], seed: int, layout:
               help="Segmentation to edit (NIfTI; non-zero = tumour).")
 @click.option("--label", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Ground truth (NIfTI; non-zero = tumour).")
-@click.option("--tool", required=True, type=click.Choice(POLICY_NAMES), help="Simulated user.")
+@click.option("--tool", required=True, help="Simulated user spec (see `simedit users`), e.g. brush or multi.")
 @click.option("--mode", type=click.Choice(["test", "train"]), default="test", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 def edits(prediction: Path, label: Path, tool: str, mode: str, seed: int) -> None:
@@ -66,10 +65,12 @@ def edits(prediction: Path, label: Path, tool: str, mode: str, seed: int) -> Non
 @click.argument("protocol", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of cases (BraTS 2018/2021/2023, MSD Task01 or nnU-Net v2 raw).")
-@click.option("--method", "methods", multiple=True, help="Method spec; repeat for several.")
+@click.option("--method", "methods", multiple=True,
+              help="Method spec NAME[[KEY=VALUE,...]][=ARG] (see `simedit methods`), or a plug-in by import path "
+                   "module:attribute[=ARG]; repeat for several.")
 @click.option("--user", "users", multiple=True,
-              help=f"Simulated user ({', '.join(POLICY_NAMES)}), with options as NAME:KEY=VALUE,... "
-                   "(e.g. multi:target_dice=0.95); repeat for several.")
+              help="Simulated user NAME[:KEY=VALUE,...] (see `simedit users`; e.g. multi:target_dice=0.95), or a "
+                   "plug-in by import path module:attribute[:KEY=VALUE,...]; repeat for several.")
 @click.option("--rounds", default=5, show_default=True, help="Editing rounds after the initial prediction.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Results folder (with PROTOCOL, default results/<protocol name>).")
@@ -84,25 +85,28 @@ def edits(prediction: Path, label: Path, tool: str, mode: str, seed: int) -> Non
 @click.option("--no-hd95", is_flag=True, help="Skip HD95 (faster).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Where network methods run.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads each method may use (default: its library's).")
 @click.pass_context
 def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mode, target_dice, initial, cases,
-        no_hd95, device) -> None:
+        no_hd95, device, threads) -> None:
     """Run every case x method x user session and write the results table to OUT.
 
-    Methods: manual-paint, base=F.pt and editor=G.pt (from `simedit train`); needs
-    --data, --method, --user and --out.
+    Methods and users: `simedit methods` and `simedit users` list them (e.g.
+    manual-paint, editor=G.pt from `simedit train`; multi); needs --data, --method,
+    --user and --out.
 
     With a PROTOCOL file (.yaml; schema in benchmark/protocol.py), run its experiments
     and analyses instead: simedit run PROTOCOL.yaml [--out DIR] [--jobs N] [--device D].
     """
     if protocol is not None:
-        _run_protocol(ctx, protocol, out, jobs, device)
+        _run_protocol(ctx, protocol, out, jobs, device, threads)
         return
     missing = [flag for flag, value in (("--data", data), ("--method", methods), ("--user", users), ("--out", out))
                if not value]
     if missing:
         raise click.UsageError(f"Missing option(s) {', '.join(missing)}, or give a PROTOCOL.yaml file.")
-    from baselines.registry import MethodOptions
+    from benchmark.registry import MethodOptions
     from benchmark.runner import RunConfig, run as run_all
     from benchmark.session import SessionConfig
 
@@ -110,7 +114,8 @@ def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mo
         config = RunConfig(
             data=data, out=out, methods=tuple(methods), users=tuple(users), user_mode=mode,
             session=SessionConfig(max_rounds=rounds, target_dice=target_dice, hd95=not no_hd95),
-            seed=seed, jobs=jobs, layout=layout, method_options=MethodOptions(initial=initial, device=device),
+            seed=seed, jobs=jobs, layout=layout,
+            method_options=MethodOptions(initial=initial, device=device, threads=threads),
             cases=tuple(cases) or None,
         )
         summary = run_all(config)
@@ -121,20 +126,22 @@ def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mo
         sys.exit(1)
 
 
-def _run_protocol(ctx: click.Context, path: Path, out: Path | None, jobs: int, device: str) -> None:
+def _run_protocol(ctx: click.Context, path: Path, out: Path | None, jobs: int, device: str,
+                  threads: int | None) -> None:
     """`simedit run PROTOCOL.yaml`: refuses the options the protocol sets, runs it, prints a summary."""
     from click.core import ParameterSource
 
     from benchmark.protocol import load_protocol, run_protocol
 
     given = [p.opts[-1] for p in ctx.command.params if isinstance(p, click.Option)
-             and p.name not in ("out", "jobs", "device") and ctx.get_parameter_source(p.name) != ParameterSource.DEFAULT]
+             and p.name not in ("out", "jobs", "device", "threads")
+             and ctx.get_parameter_source(p.name) != ParameterSource.DEFAULT]
     if given:
         raise click.UsageError(f"{', '.join(given)} cannot be combined with a protocol file, which sets them; edit "
-                               f"{path} instead (with a protocol only --out, --jobs and --device apply).")
+                               f"{path} instead (with a protocol only --out, --jobs, --device and --threads apply).")
     try:
         protocol = load_protocol(path)
-        summary = run_protocol(protocol, out or Path("results") / protocol.name, jobs, device)
+        summary = run_protocol(protocol, out or Path("results") / protocol.name, jobs, device, threads=threads)
     except ValueError as e:
         raise _fail(e)
     _print_protocol_summary(summary)
@@ -189,6 +196,39 @@ def summary_table(rounds) -> str:
         cases=("dice", "size"), initial_dice=("initial_dice", "mean"), final_dice=("dice", "mean"),
         edits=("n_edits", "mean"))
     return table.round(4).to_string()
+
+
+def _list(kind: str, names: tuple[str, ...]) -> None:
+    from benchmark.catalogue import catalogue
+
+    try:
+        entries = catalogue(kind, names)
+    except ValueError as e:
+        raise _fail(e)
+    for e in entries:
+        click.echo(f"{e.name}  [{e.origin}: {e.target}]")
+        if e.problem:
+            click.echo(f"    cannot load: {e.problem}")
+            continue
+        click.echo(f"    {e.summary}" if e.summary else "    (no description)")
+        click.echo(f"    spec: {e.usage}" + (f"   tools: {e.tools}" if kind == "method" else ""))
+        if e.options:
+            click.echo(f"    options: {e.options}")
+
+
+@main.command("methods")
+@click.argument("names", nargs=-1)
+def methods_cmd(names: tuple[str, ...]) -> None:
+    """List the editing methods --method and protocols can name (or describe NAMES:
+    registered names, import paths module:attribute or whole specs)."""
+    _list("method", names)
+
+
+@main.command("users")
+@click.argument("names", nargs=-1)
+def users_cmd(names: tuple[str, ...]) -> None:
+    """List the simulated users --user and protocols can name (or describe NAMES)."""
+    _list("user", names)
 
 
 @main.group()

@@ -35,7 +35,7 @@ from typing import Any
 from baselines.checkpoint import Checkpoint, load_checkpoint
 from baselines.deepigeos_train import DeepIGeoSConfig, pnet_path, train_deepigeos
 from baselines.training import TrainConfig, train
-from baselines.training_edits import file_digest
+from benchmark.digests import file_digest
 from benchmark.io import CaseRef, discover
 from benchmark.protocol import (ANALYSES_DIR, EXPERIMENTS_DIR, PROTOCOL_FILE, ProtocolSummary, load_protocol,
                                 protocol_changes, run_protocol, shipped_protocol)

@@ -12,7 +12,7 @@ from benchmark.case import InvalidCaseError
 from benchmark.edits import Click, Stroke
 from benchmark.io import from_canonical_voxels, to_canonical
 from benchmark.policy import RoundState
-from policies.registry import make_policy
+from benchmark.registry import make_user
 
 
 def _read_mask(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +47,7 @@ def propose_for_files(prediction: Path, label: Path, tool: str, mode: str,
         spacing[int(axis)] = float(size)
     state = RoundState(cgt, cpred, spacing=tuple(spacing))
     out = []
-    for edit in make_policy(tool, mode).propose(state, rng):
+    for edit in make_user(tool, mode).propose(state, rng):
         d = edit.to_json()
         if isinstance(edit, (Click, Stroke)):
             back = from_canonical_voxels(edit.voxels, gt_affine, gt.shape).tolist()

@@ -26,14 +26,15 @@ Schema (relative paths resolve against the protocol file's folder)::
     seed: 0                        # optional, default 0: every session's and analysis' stream
     metrics: {hd95: false}         # optional, default {hd95: true}
     initial: null                  # optional: folder of first masks <case_id>.nii.gz for manual-paint
-    methods:                       # alias -> method spec (baselines.registry.make_method)
-      G: editor=checkpoints/G.pt
-      paint: manual-paint
+    methods:                       # alias -> method spec (benchmark.specs; `simedit methods` lists them)
+      G: editor=checkpoints/G.pt   #   a file or folder argument resolves against the protocol's folder
+      paint: manual-paint          #   external programs run there: cvpr25=python predict.py {inputs} {outputs}
+      mine: mylab.editing:MyMethod=ckpt.pt   # a plug-in by import path (or its entry-point name)
     experiments:                   # in the order figures and tables show them
       - id: e                      # [a-z0-9_-]+, unique: the folder experiments/<id>
         label: "(e) G, multiple edits"   # optional, default: id; unique
         method: G                  # an alias of methods
-        user: "multi:target_dice=0.95"   # a user spec (policies.registry); "none" never edits
+        user: "multi:target_dice=0.95"   # a user spec (benchmark.specs; `simedit users`); "none" never edits
         mode: test                 # optional, default test: the user's test or train variant
         rounds: 5                  # editing rounds after the initial prediction (>= 0)
         target_dice: null          # optional: stop a session once its Dice reaches this
@@ -69,14 +70,13 @@ from typing import Any
 
 import yaml
 
-from baselines.checkpoint import load_checkpoint
-from baselines.registry import METHOD_NAMES, MethodOptions, checkpoint_digests
 from benchmark.io import LAYOUTS, CaseRef, discover
 from benchmark.names import unknown_name
+from benchmark.registry import MODES, MethodOptions, PluginError, checkpoint_digests, resolve_method, resolve_user, \
+    trained_cases
 from benchmark.results import SESSIONS_FILE, read_sessions
 from benchmark.runner import RunConfig, RunSummary, run
 from benchmark.session import SessionConfig
-from policies.registry import MODES, make_policy
 
 PROTOCOL_FILE = "protocol.json"
 EXPERIMENTS_DIR = "experiments"
@@ -88,7 +88,6 @@ CASE_SELECTIONS = ("all", "held-out")
 DEFAULT_KS = tuple(round(0.1 * i, 1) for i in range(-5, 6))
 DEFAULT_ANALYSIS_CASES = 2
 
-_NETWORKS = ("base", "editor", "deepigeos")  # the method names that take a checkpoint
 _TOP_KEYS = ("name", "title", "data", "layout", "cases", "seed", "metrics", "initial", "methods", "experiments",
              "analyses")
 _EXPERIMENT_KEYS = ("id", "label", "method", "user", "mode", "rounds", "target_dice")
@@ -181,7 +180,8 @@ class Protocol:
         case_selection: "all", "held-out" or "list", as the file chose them.
         cases: the case ids every experiment runs on, sorted.
         hd95: compute HD95 per round.
-        methods: alias -> method spec (checkpoint paths absolute).
+        methods: alias -> method spec (file and folder arguments absolute).
+        workdir: the folder relative paths resolved against; external programs run there.
     """
 
     name: str
@@ -197,6 +197,7 @@ class Protocol:
     methods: Mapping[str, str]
     experiments: tuple[Experiment, ...]
     analyses: tuple[AnalysisSpec, ...]
+    workdir: Path = Path(".")
 
 
 def shipped_protocol(name: str = "seed-paper") -> Path:
@@ -309,7 +310,7 @@ def _parse(raw: Any, source: Path, base: Path) -> Protocol:
     experiments = _experiments(top["experiments"], methods)
     analyses = _analyses(top.get("analyses", {}), methods, cases, experiments)
     return Protocol(name, title, source, data, layout, selection, cases, seed, hd95, initial, methods,
-                    experiments, analyses)
+                    experiments, analyses, base)
 
 
 def _check_keys(mapping: Mapping[str, Any], allowed: Sequence[str], required: Sequence[str], where: str) -> None:
@@ -366,41 +367,18 @@ def _methods(value: Any, base: Path) -> dict[str, str]:
         where = _join("methods", alias)
         if not isinstance(alias, str) or not alias:
             raise _Problem(where, "a method alias must be a string")
-        name, eq, arg = _string(spec, where).partition("=")
-        if name not in METHOD_NAMES:
-            raise _Problem(where, unknown_name("method", name, METHOD_NAMES))
-        if name not in _NETWORKS:
-            if eq:
-                raise _Problem(where, f"method {name!r} takes no checkpoint; write just {name}")
-            resolved[alias] = name
-            continue
-        if not arg:
-            raise _Problem(where, f"method {name!r} needs its checkpoint: {name}=PATH.pt")
-        checkpoint = _path(arg, base, where)
-        if not checkpoint.is_file():
-            raise _Problem(where, f"checkpoint {checkpoint} does not exist (relative paths start at {base})")
-        resolved[alias] = f"{name}={checkpoint}"
+        try:
+            resolved[alias] = resolve_method(_string(spec, where), base)[0]
+        except PluginError as error:
+            raise _Problem(where, str(error)) from None
     return resolved
 
 
 def held_out(case_ids: Sequence[str], specs: Sequence[str]) -> tuple[str, ...]:
-    """The cases in none of the train/validation splits of the networks ``specs`` name.
-
-    Args:
-        case_ids: every case of the data set.
-        specs: method specs; the checkpoints of base, editor and deepigeos are read
-            (for deepigeos its R-Net and the P-Net its training record names).
-    """
-    used: set[str] = set()
-    for spec in specs:
-        name, _, arg = spec.partition("=")
-        if name not in _NETWORKS:
-            continue
-        ckpt = load_checkpoint(arg)
-        used.update(*ckpt.split.values())
-        pnet = ckpt.training.get("pnet_checkpoint") if name == "deepigeos" else None
-        if pnet and (ckpt.path.parent / pnet).is_file():
-            used.update(*load_checkpoint(ckpt.path.parent / pnet).split.values())
+    """The cases none of the methods ``specs`` name learned from: each method plug-in's
+    ``trained_on`` (for the networks, their checkpoints' train and validation splits;
+    for DeepIGeoS, R-Net's and P-Net's)."""
+    used = set().union(*(trained_cases(spec) for spec in specs))
     return tuple(sorted(c for c in case_ids if c not in used))
 
 
@@ -465,8 +443,8 @@ def _experiment(entry: Mapping[str, Any], where: str, methods: Mapping[str, str]
         raise _Problem(f"{where}.mode", unknown_name("mode", mode, MODES))
     user = _string(entry["user"], f"{where}.user")
     try:
-        make_policy(user, mode)
-    except (ValueError, TypeError) as error:
+        resolve_user(user, mode)
+    except ValueError as error:
         raise _Problem(f"{where}.user", str(error)) from None
     rounds = entry["rounds"]
     if not _is_int(rounds) or rounds < 0:
@@ -662,19 +640,22 @@ def _write_json(path: Path, content: Any) -> None:
     os.replace(tmp, path)
 
 
-def run_config(protocol: Protocol, experiment: Experiment, out: Path, jobs: int = 1, device: str = "cpu") -> RunConfig:
+def run_config(protocol: Protocol, experiment: Experiment, out: Path, jobs: int = 1, device: str = "cpu",
+               threads: int | None = None) -> RunConfig:
     """The runner's configuration of one experiment, writing to ``OUT/experiments/<id>``."""
     return RunConfig(
         data=protocol.data, out=Path(out) / experiment.folder, methods=(experiment.method,), users=(experiment.user,),
         user_mode=experiment.mode,
         session=SessionConfig(max_rounds=experiment.rounds, target_dice=experiment.target_dice, hd95=protocol.hd95),
         seed=protocol.seed, jobs=jobs, layout=protocol.layout,
-        method_options=MethodOptions(initial=protocol.initial, device=device), cases=protocol.cases,
+        method_options=MethodOptions(initial=protocol.initial, device=device, threads=threads,
+                                     workdir=protocol.workdir),
+        cases=protocol.cases,
     )
 
 
 def run_protocol(protocol: Protocol, out: Path, jobs: int = 1, device: str = "cpu",
-                 progress: bool = True) -> ProtocolSummary:
+                 progress: bool = True, threads: int | None = None) -> ProtocolSummary:
     """Run every experiment, then every analysis, of ``protocol`` into ``out``.
 
     Resumable: each experiment's runner skips the sessions finished in its folder, and
@@ -688,6 +669,7 @@ def run_protocol(protocol: Protocol, out: Path, jobs: int = 1, device: str = "cp
         jobs: parallel worker processes for the sessions.
         device: "cpu" or "cuda" for network methods.
         progress: show progress bars and a line per step on stderr.
+        threads: CPU threads each method may use (None: its library's default).
 
     Raises:
         ValueError: ``out`` holds the results of a different protocol; jobs < 1; CUDA
@@ -709,14 +691,14 @@ def run_protocol(protocol: Protocol, out: Path, jobs: int = 1, device: str = "cp
     experiments = []
     for i, experiment in enumerate(protocol.experiments, start=1):
         say(f"experiment {i}/{len(protocol.experiments)}: {experiment.label}")
-        config = run_config(protocol, experiment, out, jobs, device)
+        config = run_config(protocol, experiment, out, jobs, device, threads)
         try:
             outcome = ExperimentOutcome(experiment, config.out, run(config, progress=progress))
         except Exception as error:  # noqa: BLE001 - one broken experiment must not stop the others
             outcome = ExperimentOutcome(experiment, config.out, None, _message(error))
         experiments.append(outcome)
     analyses = []
-    options = MethodOptions(initial=protocol.initial, device=device)
+    options = MethodOptions(initial=protocol.initial, device=device, threads=threads, workdir=protocol.workdir)
     for spec in protocol.analyses:
         say(f"analysis: {spec.name}")
         analyses.append(_analysis(protocol, spec, options, out, progress))

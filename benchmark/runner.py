@@ -25,10 +25,11 @@ import numpy as np
 from benchmark.case import Case
 from benchmark.io import CaseRef, discover
 from benchmark.method import Method
+from benchmark.registry import (MethodOptions, checkpoint_digests, make_method, make_user, plugin_provenance,
+                                resolve_method, resolve_user)
 from benchmark.results import RUN_FILE, ResultsWriter, RoundRecord, SessionKey, SessionRecord
 from benchmark.session import SessionConfig, run_session
-from baselines.registry import MethodOptions, checkpoint_digests, make_method
-from policies.registry import make_policy
+from benchmark.specs import parse_method_spec
 
 _PACKAGES = ("simedit", "numpy", "scipy", "torch", "nibabel", "connected-components-3d",
              "edt", "dijkstra3d", "pandas", "joblib", "nilearn")
@@ -41,8 +42,8 @@ class RunConfig:
     Attributes:
         data: folder of cases in one of ``benchmark.io.LAYOUTS``.
         out: results folder.
-        methods: method specs (``NAME`` or ``NAME=CHECKPOINT``).
-        users: simulated-user names (``policies.registry.POLICY_NAMES``).
+        methods: method specs (``NAME[[OPTIONS]][=ARG]``, :mod:`benchmark.specs`).
+        users: simulated-user specs (``NAME[:KEY=VALUE,...]``).
         user_mode: "test" or "train" variants of the users.
         session: budget and stopping rule per session.
         seed: root of every session's random stream.
@@ -76,8 +77,15 @@ class RunConfig:
         """The config as plain values, with the SHA-256 of every method's checkpoint file:
         a checkpoint retrained in place is a different run, not one to resume."""
         d = asdict(self)
-        d["checkpoints"] = checkpoint_digests(self.methods)
+        d["checkpoints"] = checkpoint_digests(self.methods, self.method_options.workdir)
         return json.loads(json.dumps(d, default=str))
+
+
+def _results_part(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings that decide results: jobs and threads change only how fast a run goes."""
+    part = {k: v for k, v in config.items() if k != "jobs"}
+    part["method_options"] = {k: v for k, v in part.get("method_options", {}).items() if k != "threads"}
+    return part
 
 
 @dataclass(frozen=True)
@@ -100,8 +108,12 @@ def _method(spec: str, options: MethodOptions) -> Method:
     return make_method(spec, options)
 
 
-def _failed(key: SessionKey, error: BaseException, wall_s: float = 0.0) -> SessionRecord:
-    message = f"{type(error).__name__}: {error}".replace("\n", " ")
+def _message(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".replace("\n", " ")
+
+
+def _failed(key: SessionKey, error: BaseException | str, wall_s: float = 0.0) -> SessionRecord:
+    message = error if isinstance(error, str) else _message(error)
     return SessionRecord(*key, status="failed", stop_reason="", rounds=0, final_dice=float("nan"),
                          n_edits=0, wall_s=wall_s, error=message)
 
@@ -121,7 +133,7 @@ def run_case(ref: CaseRef, sessions: list[tuple[str, str, str]], config: RunConf
         t0 = time.perf_counter()
         try:
             method = _method(spec, config.method_options)
-            user = make_policy(user_name, config.user_mode)
+            user = make_user(user_name, config.user_mode)
             result = run_session(case, method, user, config.session, session_rng(config.seed, *key),
                                  user_name=user_name)
         except Exception as error:  # noqa: BLE001 - a broken session fails alone
@@ -134,8 +146,10 @@ def run_case(ref: CaseRef, sessions: list[tuple[str, str, str]], config: RunConf
     return outcomes
 
 
-def provenance() -> dict[str, Any]:
-    """Package versions, Python, platform and the git commit of this checkout."""
+def provenance(config: RunConfig | None = None) -> dict[str, Any]:
+    """Package versions, Python, platform, the git commit of this checkout and, for a
+    run, each method's and user's plug-in: package and version, or import path and the
+    SHA-256 of its file."""
     versions = {}
     for name in _PACKAGES:
         try:
@@ -147,8 +161,11 @@ def provenance() -> dict[str, Any]:
                                 text=True, timeout=10).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         commit = None
-    return {"python": platform.python_version(), "platform": platform.platform(), "packages": versions,
-            "git_commit": commit}
+    out = {"python": platform.python_version(), "platform": platform.platform(), "packages": versions,
+           "git_commit": commit}
+    if config is not None:
+        out["plugins"] = plugin_provenance(config.methods, config.users)
+    return out
 
 
 def _write_run_json(config: RunConfig) -> None:
@@ -157,32 +174,52 @@ def _write_run_json(config: RunConfig) -> None:
     new = config.to_json()
     if path.exists():
         old = json.loads(path.read_text())
-        same = {k: v for k, v in old["config"].items() if k != "jobs"} == {k: v for k, v in new.items() if k != "jobs"}
-        if not same:
-            diff = sorted(k for k in new if old["config"].get(k) != new[k] and k != "jobs")
+        before, after = _results_part(old["config"]), _results_part(new)
+        if before != after:
+            diff = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
             raise ValueError(
                 f"{path}: this folder holds a run with a different configuration (differs in: "
                 f"{', '.join(diff)}); write to another --out folder or delete this one"
             )
         old.setdefault("resumed", []).append(now)
+        plugins = plugin_provenance(config.methods, config.users)
+        if plugins != old.get("plugins"):  # a plug-in upgraded or edited between runs: keep both
+            old.setdefault("plugins_before", []).append({"until": now, "plugins": old.get("plugins")})
+            old["plugins"] = plugins
         path.write_text(json.dumps(old, indent=2))
         return
-    path.write_text(json.dumps({"config": new, "seed": config.seed, "started": now, **provenance()}, indent=2))
+    path.write_text(json.dumps({"config": new, "seed": config.seed, "started": now, **provenance(config)}, indent=2))
 
 
-def plan(config: RunConfig) -> tuple[list[tuple[CaseRef, list[tuple[str, str, str]]]], int]:
-    """Which sessions are left to run, grouped by case, and how many were skipped."""
+Broken = dict[str, str]  # method spec -> why it could not be built
+
+
+def plan(config: RunConfig) -> tuple[list[tuple[CaseRef, list[tuple[str, str, str]]]], int, Broken]:
+    """Which sessions are left to run, grouped by case, how many were skipped, and the
+    methods that could not be built (their sessions fail alone, the others run).
+
+    Raises:
+        ValueError: a method or user that names no plug-in, or is spelled wrongly
+            (checked before any work), two methods with one table name, a user twice.
+    """
     refs = discover(config.data, config.layout, config.cases)
-    names = {spec: make_method(spec, config.method_options).name for spec in config.methods}
+    for spec in config.methods:
+        resolve_method(spec, config.method_options.workdir)
+    if len(set(config.users)) < len(config.users):
+        raise ValueError(f"a user is given twice: {list(config.users)}")
+    for user in config.users:
+        resolve_user(user, config.user_mode)
+    names, broken = {}, {}
+    for spec in config.methods:
+        try:
+            names[spec] = _method(spec, config.method_options).name
+        except Exception as error:  # noqa: BLE001 - a method that cannot be built fails alone
+            names[spec], broken[spec] = parse_method_spec(spec).name, _message(error)
     table_names = [names[spec] for spec in config.methods]
     clash = sorted({n for n in table_names if table_names.count(n) > 1})
     if clash:
         raise ValueError(f"two methods share the table name {clash[0]!r}; give their checkpoints different "
                          "file names, or run them into separate --out folders")
-    if len(set(config.users)) < len(config.users):
-        raise ValueError(f"a user is given twice: {list(config.users)}")
-    for user in config.users:  # validate names before any work
-        make_policy(user, config.user_mode)
     done = ResultsWriter(config.out).finished()
     todo, skipped = [], 0
     for ref in refs:
@@ -191,24 +228,32 @@ def plan(config: RunConfig) -> tuple[list[tuple[CaseRef, list[tuple[str, str, st
         skipped += len(config.methods) * len(config.users) - len(sessions)
         if sessions:
             todo.append((ref, sessions))
-    return todo, skipped
+    return todo, skipped, broken
 
 
 def run(config: RunConfig, progress: bool = True) -> RunSummary:
     """Run every pending session of ``config`` and append the results to ``config.out``."""
-    todo, skipped = plan(config)
+    todo, skipped, broken = plan(config)
     writer = ResultsWriter(config.out)
     _write_run_json(config)
     ok = failed = 0
     errors: list[str] = []
-    for outcomes in _execute(todo, config, progress):
-        for record, rounds, edits in outcomes:
-            writer.write(record, rounds, edits)
-            if record.status == "ok":
+
+    def record(outcomes: list[Outcome]) -> None:
+        nonlocal ok, failed
+        for session, rounds, edits in outcomes:
+            writer.write(session, rounds, edits)
+            if session.status == "ok":
                 ok += 1
             else:
                 failed += 1
-                errors.append(f"{record.case} / {record.method} / {record.user}: {record.error}")
+                errors.append(f"{session.case} / {session.method} / {session.user}: {session.error}")
+
+    for ref, sessions in todo:  # sessions of a method that could not be built fail without a worker
+        record([_failed((ref.case_id, name, user), broken[spec]) for spec, name, user in sessions if spec in broken])
+    runnable = [(ref, s) for ref, s in ((ref, [x for x in ss if x[0] not in broken]) for ref, ss in todo) if s]
+    for outcomes in _execute(runnable, config, progress):
+        record(outcomes)
     return RunSummary(Path(config.out), ok, failed, skipped, tuple(errors))
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.case import Case
-from benchmark.edits import Edit, EditHistory
+from benchmark.edits import Adjustment, Click, Edit, EditHistory, Stroke
 from benchmark.method import Method
 from benchmark.metrics import dice, hd95
 from benchmark.policy import Policy, RoundState
@@ -77,17 +77,61 @@ class SessionResult:
         ]
 
 
+def as_mask(pred: object, shape: tuple[int, ...], who: str) -> np.ndarray:
+    """A method's output as bool [X, Y, Z]: a bool array, or integers that are all 0 or 1.
+
+    Raises:
+        TypeError: anything else (another shape, probabilities, label values, not an
+            array), with what came back and what to return instead.
+    """
+    try:
+        array = np.asarray(pred)
+    except Exception:  # noqa: BLE001 - whatever the object's __array__ raises
+        array = np.asarray(None, dtype=object)
+    if array.dtype == object or array.ndim == 0:
+        raise TypeError(f"{who} returned {type(pred).__name__}; return a bool numpy array of shape {tuple(shape)}")
+    if array.shape != tuple(shape):
+        raise TypeError(f"{who} returned an array of shape {array.shape}; expected the image's {tuple(shape)} "
+                        "(X, Y, Z, no channel axis)")
+    if array.dtype == bool:
+        return array
+    if np.issubdtype(array.dtype, np.integer) and np.isin(np.unique(array), (0, 1)).all():
+        return array.astype(bool)
+    finite = array[np.isfinite(array)] if np.issubdtype(array.dtype, np.floating) else array
+    span = f"values {finite.min():.4g}..{finite.max():.4g}" if finite.size else "no finite values"
+    raise TypeError(f"{who} returned {array.dtype} with {span}, not a mask; return a bool array (e.g. "
+                    "probabilities > 0.5, or label == 1)")
+
+
 def _predict(method: Method, image, history: EditHistory, shape) -> tuple[np.ndarray, float, float]:
     t0 = time.perf_counter()
     pred = method.predict(image, history)
     ms = (time.perf_counter() - t0) * 1e3
     forward_ms = float(getattr(method, "last_forward_ms", float("nan")))
-    pred = np.asarray(pred)
-    if pred.shape != shape or pred.dtype != bool:
-        raise TypeError(
-            f"method {method.name!r} returned {pred.dtype} {pred.shape}; expected a bool mask of shape {shape}"
-        )
-    return pred, ms, forward_ms
+    return as_mask(pred, shape, f"method {method.name!r}"), ms, forward_ms
+
+
+def check_edits(proposed: object, shape: tuple[int, ...], who: str) -> tuple[Edit, ...]:
+    """A user's proposal as a tuple of edits inside the volume.
+
+    Raises:
+        TypeError: not a list of :data:`benchmark.edits.Edit` (Click, Stroke, Adjustment).
+        ValueError: a click or stroke voxel outside the volume.
+    """
+    if proposed is None or isinstance(proposed, (str, bytes, dict)) or not hasattr(proposed, "__iter__"):
+        raise TypeError(f"{who} proposed {type(proposed).__name__}; propose must return a list of edits "
+                        "([] when it has nothing to fix)")
+    edits = tuple(proposed)
+    for edit in edits:
+        if not isinstance(edit, (Click, Stroke, Adjustment)):
+            raise TypeError(f"{who} proposed a {type(edit).__name__} ({edit!r:.80}); an edit is a "
+                            "benchmark.edits.Click, Stroke or Adjustment")
+        if not isinstance(edit, Adjustment):
+            outside = ((edit.voxels < 0) | (edit.voxels >= np.asarray(shape))).any(axis=1)
+            if outside.any():
+                raise ValueError(f"{who} proposed a {edit.tool} edit outside the volume {tuple(shape)}: voxel "
+                                 f"{edit.voxels[outside][0].tolist()}")
+    return edits
 
 
 def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
@@ -129,7 +173,7 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
             break
         state = RoundState(case.label, pred, history, r, case.spacing)
         t0 = time.perf_counter()
-        edits = tuple(user.propose(state, rng))
+        edits = check_edits(user.propose(state, rng), shape, f"user {user_name or user.name!r}")
         user_ms = (time.perf_counter() - t0) * 1e3
         if not edits:
             stop = "user"

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
-from baselines.registry import MethodOptions, make_method
+from benchmark.registry import MethodOptions, make_method
 from benchmark.case import Case
 from benchmark.io import CaseRef
 from benchmark.method import Method
@@ -82,7 +82,7 @@ def analyse_all(refs: Sequence[CaseRef], methods: Sequence[str], options: Method
 
     Args:
         refs: the cases (anything with ``case_id`` and ``load() -> Case``).
-        methods: method specs for :func:`baselines.registry.make_method`.
+        methods: method specs for :func:`benchmark.registry.make_method`.
         options: settings shared by the methods.
         analyse: the analysis of one case with one method.
         desc: the progress bar's label.

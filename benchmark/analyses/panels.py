@@ -1,7 +1,7 @@
 """Fig. 4: each tool's simulated user, one round, on the prediction without edits.
 
 For each case x method and each of the paper's tools (selection, brush, adjustment),
-the test-time simulated user of that tool (``make_policy(tool, "test")``) proposes its
+the test-time simulated user of that tool (``make_user(tool, "test")``) proposes its
 edits on the no-edit prediction and the method predicts with them. The axial slice that
 best shows the change is kept: the first click's or stroke's slice, or for an
 adjustment the slice with the most changed voxels. The rng of each case x method x tool
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from baselines.registry import MethodOptions
+from benchmark.registry import MethodOptions
 from benchmark.analyses.driver import STATUS_COLUMNS, Outcome, analyse_all, read_table, write_tables
 from benchmark.analyses.slices import (SlicePanel, flair, largest_section, load_panels, most_changed_section,
                                        panels_arrays)
@@ -33,7 +33,7 @@ from benchmark.method import Method
 from benchmark.metrics import dice
 from benchmark.policy import RoundState
 from benchmark.runner import session_rng
-from policies.registry import make_policy
+from benchmark.registry import make_user
 
 PANELS_FILE, SLICES_FILE, STATUS_FILE = "panels.csv", "panels_slices.npz", "panels_status.csv"
 #: The ``tool`` of each case x method's first row: the prediction without edits, on the
@@ -74,7 +74,7 @@ def panels_case(case: Case, method: Method, seed: int = 0) -> Outcome:
             skipped.append((tool, f"{method.name} does not accept the {tool} tool"))
             continue
         state = RoundState(case.label, before, EditHistory(), 1, case.spacing)
-        edits = list(make_policy(tool, "test").propose(state, session_rng(seed, case.case_id, method.name, tool)))
+        edits = list(make_user(tool, "test").propose(state, session_rng(seed, case.case_id, method.name, tool)))
         after = np.asarray(method.predict(image, EditHistory().add(edits)), dtype=bool) if edits else before
         drawn = [e for e in edits if not isinstance(e, Adjustment)]
         if drawn:

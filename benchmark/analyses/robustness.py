@@ -33,7 +33,7 @@ import edt
 import numpy as np
 import pandas as pd
 
-from baselines.registry import MethodOptions
+from benchmark.registry import MethodOptions
 from benchmark.analyses.driver import STATUS_COLUMNS, Outcome, analyse_all, read_table, write_tables
 from benchmark.analyses.slices import SlicePanel, brain, flair, load_panels, panels_arrays
 from benchmark.case import Case

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from baselines.registry import MethodOptions
+from benchmark.registry import MethodOptions
 from benchmark.analyses.driver import STATUS_COLUMNS, Outcome, analyse_all, read_table, write_tables
 from benchmark.analyses.slices import flair, largest_section
 from benchmark.case import Case

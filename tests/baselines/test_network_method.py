@@ -6,7 +6,7 @@ from baselines.checkpoint import CheckpointError, InputSpec, save_checkpoint
 from baselines.inference import InferenceSettings
 from baselines.network_method import NetworkMethod
 from baselines.networks import make_backbone
-from baselines.registry import make_method
+from benchmark.registry import make_method
 from benchmark.edits import Adjustment, Click, EditHistory, TOOLS
 from tests.helpers import tumour_case
 
@@ -59,9 +59,9 @@ def test_base_ignores_edits_and_reorders_modalities(tmp_path, case):
 
 
 def test_wrong_kind_and_missing_checkpoint_are_refused(tmp_path):
-    with pytest.raises(CheckpointError, match="use editor="):
+    with pytest.raises(ValueError, match="method 'base': CheckpointError: .*G.pt: has 7 input channels .*use editor="):
         make_method(f"base={_checkpoint(tmp_path / 'G.pt', 3)}")
     with pytest.raises(CheckpointError, match="use base="):
-        make_method(f"editor={_checkpoint(tmp_path / 'F.pt', 0)}")
-    with pytest.raises(ValueError, match="needs its checkpoint"):
+        NetworkMethod.from_checkpoint("editor", _checkpoint(tmp_path / 'F.pt', 0))
+    with pytest.raises(ValueError, match="needs a file after '=': editor=CHECKPOINT.pt"):
         make_method("editor")

@@ -14,7 +14,7 @@ from benchmark.analyses.robustness import EDITS, line_stroke, robustness_case, s
 from benchmark.analyses.slices import brain
 from benchmark.case import Case
 from benchmark.edits import TOOLS, Adjustment, Click, EditHistory, Stroke, stamp
-from baselines.registry import MethodOptions
+from benchmark.registry import MethodOptions
 from policies.adjustment import measured_k
 from policies.selection import selection_clicks
 from tests.helpers import ball, one_thread  # noqa: F401 - a fixture

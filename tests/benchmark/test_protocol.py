@@ -103,9 +103,10 @@ CHANGES = [
     (_set("cases", ["Brats18_SIM_000_1", "Brats18_SIM_00_1"]),
      "cases[1]: no case 'Brats18_SIM_00_1' in "),
     (_set("methods.paint", "manual-pain"), "methods.paint: unknown method 'manual-pain'; did you mean 'manual-paint'?"),
-    (_set("methods.paint", "manual-paint=x.pt"), "methods.paint: method 'manual-paint' takes no checkpoint"),
-    (_set("methods.G", "editor"), "methods.G: method 'editor' needs its checkpoint"),
-    (_set("methods.G", "editor=checkpoints/G.pt"), "methods.G: checkpoint "),
+    (_set("methods.paint", "manual-paint=x.pt"), "methods.paint: method 'manual-paint' takes no argument after '=' (got 'x.pt')"),
+    (_set("methods.G", "editor"), "methods.G: method 'editor' needs a file after '=': editor=CHECKPOINT.pt"),
+    (_set("methods.G", "editor=checkpoints/G.pt"), "methods.G: method 'editor': "),
+    (_set("methods.G", "mylab_nowhere:Net"), "methods.G: method 'mylab_nowhere:Net': no module named 'mylab_nowhere'"),
     (_set("experiments", []), "experiments: expected a non-empty list"),
     (_set("experiments.1.round", 1), "experiments[1].round: unknown key 'round'; did you mean 'rounds'?"),
     (_set("experiments.1.method", ["paint"]), "experiments[1].method: unknown method alias ['paint']"),
@@ -203,9 +204,9 @@ def test_the_shipped_protocol_loads_on_held_out_cases(tmp_path, data):
     assert (experiments["c"].user, experiments["c"].mode, experiments["c"].rounds) == ("all-tools", "train", 1)
     assert experiments["d"].rounds == 1 and experiments["e"].rounds == 5
     assert experiments["d"].user == experiments["e"].user
-    from policies.registry import make_policy
+    from benchmark.registry import make_user
 
-    assert make_policy(experiments["d"].user).max_edits_per_round == 1  # (d): at most one edit
+    assert make_user(experiments["d"].user).max_edits_per_round == 1  # (d): at most one edit
     methods = {e.method.split("=")[0] for e in protocol.experiments}
     assert methods == {"base", "editor", "deepigeos", "manual-paint"}
     assert [a.name for a in protocol.analyses] == ["sweep", "robustness", "panels"]

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from baselines.registry import MethodOptions
+from benchmark.registry import MethodOptions
 from benchmark.io import write_case
 from benchmark.results import read_rounds, read_sessions
 from benchmark.runner import RunConfig, run, session_rng

@@ -72,14 +72,48 @@ def test_budget_and_target_stop_the_session():
     assert r.stop_reason == "target" and len(r.rounds) == 2 and r.final_dice >= 0.5
 
 
-def test_a_bad_prediction_is_an_error():
+@pytest.mark.parametrize("output, message", [
+    (np.zeros((3, 3, 3), bool), r"returned an array of shape \(3, 3, 3\); expected the image's"),
+    (None, "returned NoneType; return a bool numpy array"),
+    ("mask", "returned str"),
+    (lambda shape: np.full(shape, 0.7, np.float32), "returned float32 with values 0.7..0.7, not a mask"),
+    (lambda shape: np.full(shape, 2, np.uint8), "returned uint8 with values 2..2, not a mask"),
+])
+def test_a_bad_prediction_is_an_error_naming_the_method(output, message):
     class Wrong(Painter):
         def predict(self, image, history):
-            return np.zeros((3, 3, 3), bool)
+            return output(self.shape) if callable(output) else output
 
     case = tumour_case()
-    with pytest.raises(TypeError, match="expected a bool mask"):
+    with pytest.raises(TypeError, match=f"method 'painter' {message}"):
         run_session(case, Wrong(case.label.shape), Scripted([]), SessionConfig(), np.random.default_rng(0))
+
+
+def test_a_zero_one_integer_mask_is_taken_as_bool():
+    class Ints(Painter):
+        def predict(self, image, history):
+            return super().predict(image, history).astype(np.uint8)
+
+    case = tumour_case()
+    r = run_session(case, Ints(case.label.shape), Scripted([]), SessionConfig(), np.random.default_rng(0))
+    assert r.final_prediction.dtype == bool and r.final_prediction.shape == case.label.shape
+
+
+@pytest.mark.parametrize("proposal, error, message", [
+    (None, TypeError, "proposed NoneType; propose must return a list of edits"),
+    ([{"tool": "selection", "voxel": [1, 1, 1]}], TypeError, "proposed a dict .* an edit is a benchmark.edits.Click"),
+    ([Click((99, 1, 1), True)], ValueError, r"proposed a selection edit outside the volume .*: voxel \[99, 1, 1\]"),
+])
+def test_a_bad_proposal_is_an_error_naming_the_user(proposal, error, message):
+    class Bad:
+        name = "sloppy"
+
+        def propose(self, state, rng):
+            return proposal
+
+    case = tumour_case()
+    with pytest.raises(error, match=f"user 'sloppy' {message}"):
+        run_session(case, Painter(case.label.shape), Bad(), SessionConfig(), np.random.default_rng(0))
 
 
 def test_zero_budget_gives_only_the_initial_prediction():

@@ -10,7 +10,7 @@ from benchmark.edits import Adjustment, Click, EditHistory, Stroke
 from benchmark.metrics import dice
 from benchmark.policy import Policy, RoundState
 from policies.multi import MultiToolUser
-from policies.registry import make_policy
+from benchmark.registry import make_user
 
 SHAPE = (48, 48, 40)
 RNG = np.random.default_rng(0)
@@ -144,7 +144,7 @@ def test_dice_rises_round_after_round_with_every_tool_used():
 
 
 def test_is_a_policy_made_by_the_registry():
-    user = make_policy("multi", target_dice=0.8, max_edits_per_round=2)
+    user = make_user("multi", target_dice=0.8, max_edits_per_round=2)
     assert isinstance(user, Policy) and user.name == "multi"
     assert (user.target_dice, user.max_edits_per_round) == (0.8, 2)
 
