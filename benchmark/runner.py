@@ -250,7 +250,8 @@ def run(config: RunConfig, progress: bool = True) -> RunSummary:
                 errors.append(f"{session.case} / {session.method} / {session.user}: {session.error}")
 
     for ref, sessions in todo:  # sessions of a method that could not be built fail without a worker
-        record([_failed((ref.case_id, name, user), broken[spec]) for spec, name, user in sessions if spec in broken])
+        record([(_failed((ref.case_id, name, user), broken[spec]), (), []) for spec, name, user in sessions
+                if spec in broken])
     runnable = [(ref, s) for ref, s in ((ref, [x for x in ss if x[0] not in broken]) for ref, ss in todo) if s]
     for outcomes in _execute(runnable, config, progress):
         record(outcomes)

@@ -78,3 +78,26 @@ def test_bench_user_step_prints_both_timings():
     res = CliRunner().invoke(main, ["bench", "user-step", "--shape", "64", "64", "48", "--repeats", "1"])
     assert res.exit_code == 0, res.output
     assert "ratio" in res.output
+
+
+def test_edits_take_any_user_spec_and_suggest_names(tmp_path):
+    label = ball(SHAPE, (10, 10, 10), 6) | ball(SHAPE, (22, 16, 10), 4)
+    pred = ball(SHAPE, (10, 10, 10), 6)
+    assert len(edits(tmp_path, pred, label, "multi:max_edits_per_round=1")) == 1
+    res = CliRunner().invoke(main, ["edits", "--prediction", save(tmp_path / "p.nii.gz", pred),
+                                    "--label", save(tmp_path / "l.nii.gz", label), "--tool", "brsh"])
+    assert res.exit_code == 1 and "unknown user 'brsh'; did you mean 'brush'?" in res.output
+
+
+def test_methods_and_users_list_every_registered_plugin_with_its_origin():
+    methods = CliRunner().invoke(main, ["methods"])
+    assert methods.exit_code == 0
+    for name in ("manual-paint", "base", "editor", "deepigeos", "process", "cvpr25", "nninteractive"):
+        assert f"\n{name}  [simedit " in "\n" + methods.output
+    assert "spec: editor=CHECKPOINT.pt (from `simedit train editor`)   tools: adjustment,brush,selection" in methods.output
+    assert "options: click_radius_mm=5.0" in methods.output
+    users = CliRunner().invoke(main, ["users", "multi", "ritm"])
+    assert users.exit_code == 0 and users.output.startswith("multi  [simedit ") and "\nritm  [simedit " in users.output
+    assert "options: target_dice=0.9, max_edits_per_round=1" in users.output
+    unknown = CliRunner().invoke(main, ["users", "mutli"])
+    assert unknown.exit_code == 1 and "did you mean 'multi'?" in unknown.output

@@ -71,6 +71,9 @@ def test_same_seed_same_results_and_config_change_refused(tmp_path):
     assert a[["case", "round", "dice", "n_edits", "tools"]].equals(b[["case", "round", "dice", "n_edits", "tools"]])
     with pytest.raises(ValueError, match="different configuration"):
         run(config(tmp_path, users=("random",), session=SessionConfig(max_rounds=9)), progress=False)
+    # jobs and threads change only the speed: the run resumes
+    again = run(config(tmp_path, users=("random",), jobs=2, method_options=MethodOptions(threads=1)), progress=False)
+    assert (again.ok, again.skipped) == (0, 1)
 
 
 def test_session_rng_is_stable_and_distinct():
@@ -137,3 +140,70 @@ def test_a_checkpoint_retrained_in_place_is_not_resumed(tmp_path):
     network(1)  # same path, other weights: its old rows must not pass for the new network's
     with pytest.raises(ValueError, match=r"different configuration \(differs in: checkpoints\)"):
         run(cfg, progress=False)
+
+
+PLUGINS = '''
+import numpy as np
+
+
+class Fine:
+    name, tools = "fine", frozenset({"selection"})
+
+    def __init__(self, context):
+        pass
+
+    def predict(self, image, history):
+        return image.channel("flair") > 1.0
+
+
+class Unbuildable:
+    def __init__(self, context):
+        raise RuntimeError("licence server unreachable")
+
+
+class Probabilities(Fine):
+    name = "probabilities"
+
+    def predict(self, image, history):
+        return np.full(image.shape, 0.5, np.float32)
+
+
+class Crashing:
+    name = "crashing"
+
+    def __init__(self, mode="test"):
+        pass
+
+    def propose(self, state, rng):
+        raise KeyError("oops")
+'''
+
+
+def test_broken_plugins_fail_their_sessions_alone_with_one_line_naming_them(tmp_path, monkeypatch):
+    write_cases(tmp_path / "data", n=2)
+    (tmp_path / "mylab_parts.py").write_text(PLUGINS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    methods = ("mylab_parts:Fine", "mylab_parts:Unbuildable", "mylab_parts:Probabilities")
+    summary = run(config(tmp_path, methods=methods, users=("selection", "mylab_parts:Crashing"), jobs=2),
+                  progress=False)
+    sessions = read_sessions(tmp_path / "out").set_index(["case", "method", "user"])
+    assert (summary.ok, summary.failed) == (2, 10)
+    assert (sessions.xs("selection", level="user").xs("fine", level="method").status == "ok").all()
+    unbuildable = sessions.xs("mylab_parts:Unbuildable", level="method")
+    assert (unbuildable.error == "PluginError: method 'mylab_parts:Unbuildable': RuntimeError: licence server "
+                                 "unreachable").all() and len(unbuildable) == 4
+    probabilities = sessions.xs("probabilities", level="method").xs("selection", level="user").error
+    assert probabilities.str.contains("method 'probabilities' returned float32 with values 0.5..0.5, not a mask").all()
+    crashing = sessions.xs("mylab_parts:Crashing", level="user").xs("fine", level="method").error
+    assert (crashing == "KeyError: 'oops'").all()
+    assert len(read_rounds(tmp_path / "out")) > 0
+
+
+def test_a_misspelt_plugin_stops_the_run_before_any_work(tmp_path):
+    write_cases(tmp_path / "data", n=1)
+    with pytest.raises(ValueError, match="unknown user 'mutli'; did you mean 'multi'"):
+        run(config(tmp_path, users=("mutli",)), progress=False)
+    with pytest.raises(ValueError, match="unknown method 'manual-pain'; did you mean 'manual-paint'"):
+        run(config(tmp_path, methods=("manual-pain",)), progress=False)
+    assert not (tmp_path / "out" / "sessions.csv").exists()

@@ -1,0 +1,1 @@
+"""An example simedit plug-in package: one editing method, one simulated user."""
