@@ -97,3 +97,12 @@ def bench_model(shape: tuple[int, int, int], device: str, repeats: int) -> list[
         times = [sliding_logits(model, x, settings)[1] for _ in range(repeats)]
         rows.append((name, config, float(np.median(times))))
     return rows
+
+
+def _add_deepigeos() -> None:
+    from baselines.deepigeos_train import deepigeos
+
+    train.add_command(deepigeos)
+
+
+_add_deepigeos()

@@ -16,7 +16,29 @@ def _fail(error: Exception) -> "click.ClickException":
     return click.ClickException(str(error))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A command group whose commands from ``lazy`` (name -> "module:attribute") are
+    imported only when they are run or listed: the training and geodesic commands need
+    torch, which every other command would otherwise wait seconds for."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name in self.lazy and name not in self.commands:
+            import importlib
+
+            module, _, attribute = self.lazy[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_LazyGroup, lazy={"train": "baselines.train_cli:train"},
+             context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """simedit: benchmark interactive editing of 3D segmentations with simulated users."""
 
@@ -231,7 +253,8 @@ def users_cmd(names: tuple[str, ...]) -> None:
     _list("user", names)
 
 
-@main.group()
+@main.group(cls=_LazyGroup, lazy={"geodesic": "baselines.geodesic_bench:bench_geodesic_cmd",
+                                   "external": "baselines.external.bench:bench_external_cmd"})
 def bench() -> None:
     """Speed benchmarks, measured side by side in one run."""
 
@@ -323,15 +346,6 @@ def report(results_dir: Path, out: Path | None, reference: str | None, n_boot: i
     click.echo(f"report written to {folder / 'index.html'} (and index.md, figures/, tables/)")
     summary = summary_display(pd.read_csv(folder / "tables" / "summary.csv"))
     click.echo(summary.to_string(index=False))
-
-
-from baselines.deepigeos_train import deepigeos as train_deepigeos  # noqa: E402 - registered after the core commands
-from baselines.geodesic_bench import bench_geodesic_cmd  # noqa: E402
-from baselines.train_cli import train  # noqa: E402
-
-train.add_command(train_deepigeos)
-main.add_command(train)
-bench.add_command(bench_geodesic_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover
