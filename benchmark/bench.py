@@ -12,11 +12,11 @@ from typing import Callable
 
 import numpy as np
 
-from benchmark.corruption import simulate_prediction
+from benchmark.phantoms.corruption import simulate_prediction
 from benchmark.edits import Edit, EditHistory, encode
 from benchmark.errors import error_components
 from benchmark.metrics import dice
-from benchmark.phantom import make_phantom
+from benchmark.phantoms.phantom import make_phantom
 from benchmark.policy import RoundState
 from policies.adjustment import AdjustmentPolicy
 from policies.all_tools import AllToolsUser

@@ -37,7 +37,7 @@ class _LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=_LazyGroup, lazy={"train": "baselines.train_cli:train"},
+@click.group(cls=_LazyGroup, lazy={"train": "baselines.commands:train"},
              context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """simedit: benchmark interactive editing of 3D segmentations with simulated users."""
@@ -52,7 +52,7 @@ def main() -> None:
 @click.option("--jobs", default=1, show_default=True, help="Parallel worker processes.")
 def synth(out: Path, cases: int, shape: tuple[int, int, int], seed: int, layout: str, jobs: int) -> None:
     """Write BraTS-like phantoms (real NIfTI files) into OUT."""
-    from benchmark.synth import synthesize
+    from benchmark.phantoms.synth import synthesize
 
     try:
         ids = synthesize(out, cases, shape, seed, layout, jobs, progress=True)
@@ -253,7 +253,7 @@ def users_cmd(names: tuple[str, ...]) -> None:
     _list("user", names)
 
 
-@main.group(cls=_LazyGroup, lazy={"geodesic": "baselines.geodesic_bench:bench_geodesic_cmd",
+@main.group(cls=_LazyGroup, lazy={"geodesic": "baselines.geodesic.bench:bench_geodesic_cmd",
                                    "external": "baselines.external.bench:bench_external_cmd"})
 def bench() -> None:
     """Speed benchmarks, measured side by side in one run."""
@@ -283,7 +283,7 @@ def bench_user_step_cmd(shape, repeats, seed) -> None:
 @click.option("--repeats", default=3, show_default=True)
 def bench_model_cmd(shape, device, repeats) -> None:
     """Forward time of one case for each backbone at the paper's sizes."""
-    from baselines.train_cli import bench_model
+    from baselines.commands import bench_model
 
     x, y, z = shape
     click.echo(f"one forward pass at {x}x{y}x{z}, 7 input channels, median of {repeats}, {device}")

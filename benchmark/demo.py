@@ -32,14 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from baselines.checkpoint import Checkpoint, load_checkpoint
-from baselines.deepigeos_train import DeepIGeoSConfig, pnet_path, train_deepigeos
-from baselines.training import TrainConfig, train
+from baselines.networks.checkpoint import Checkpoint, load_checkpoint
+from baselines.deepigeos.training import DeepIGeoSConfig, pnet_path, train_deepigeos
+from baselines.editing_network.training import TrainConfig, train
 from benchmark.digests import file_digest
 from benchmark.io import CaseRef, discover
 from benchmark.protocol import (ANALYSES_DIR, EXPERIMENTS_DIR, PROTOCOL_FILE, ProtocolSummary, load_protocol,
                                 protocol_changes, run_protocol, shipped_protocol)
-from benchmark.synth import synthesize
+from benchmark.phantoms.synth import synthesize
 
 PRESETS = ("cpu", "paper")
 CHECKPOINTS = "checkpoints"

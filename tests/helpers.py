@@ -26,8 +26,8 @@ def tumour_case(shape=(40, 36, 28), centre=(20, 18, 14), radius=8.0, case_id="c0
 
 def corrupted_ball(seed: int, shape=(48, 52, 40), radii=(8.0, 13.0)) -> tuple[np.ndarray, np.ndarray]:
     """(label, prediction): a ball of random radius near the centre, and a prediction
-    with the errors of an automatic segmentation (benchmark.corruption)."""
-    from benchmark.corruption import simulate_prediction
+    with the errors of an automatic segmentation (benchmark.phantoms.corruption)."""
+    from benchmark.phantoms.corruption import simulate_prediction
 
     rng = np.random.default_rng(seed)
     label = ball(shape, np.array(shape) / 2 + rng.uniform(-3, 3, 3), rng.uniform(*radii))

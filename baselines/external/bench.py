@@ -3,7 +3,7 @@
 One rule three ways, side by side in one run: clicks painted as balls of 5 mm (fill
 for positive, erase for negative) onto an empty first mask,
 
-- in process: ``ManualPaint`` with an empty first mask (:mod:`baselines.manual_paint`);
+- in process: ``ManualPaint`` with an empty first mask (:mod:`baselines.manual_paint.method`);
 - ``process=``: the same rule as a program (:mod:`baselines.external.paint_clicks_process`:
   a Python start, numpy and nibabel imports, NIfTI files in and out);
 - ``cvpr25=``: the same rule as a challenge submission
@@ -51,7 +51,7 @@ def bench_external(shape: tuple[int, int, int] = (96, 96, 64), rounds: int = 5, 
         ``same`` (all three gave the same Dice every round and the same final mask),
         ``dice`` (the final Dice).
     """
-    from baselines.manual_paint import ManualPaint
+    from baselines.manual_paint.method import ManualPaint
     from benchmark.registry import make_method, make_user
     from benchmark.session import SessionConfig, run_session
 

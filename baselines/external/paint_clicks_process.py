@@ -5,7 +5,7 @@
 A positive click fills, a negative one erases, a ball of radius 5 voxels; brush strokes
 and adjustments are ignored. Each round painted onto the previous round's output gives
 every click painted in order onto an empty mask: manual-paint's rule
-(``baselines.manual_paint.paint_ball``) at 1 mm voxels with an empty first mask.
+(``baselines.manual_paint.method.paint_ball``) at 1 mm voxels with an empty first mask.
 Standalone: numpy and nibabel only.
 """
 

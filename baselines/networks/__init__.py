@@ -1,4 +1,7 @@
-"""Segmentation backbones by name: the paper's Isensee 2017 network and Cicek's 3D U-Net."""
+"""Segmentation backbones by name (the paper's Isensee 2017 network, Cicek's 3D U-Net,
+DeepIGeoS's P-Net), and what every network shares: the checkpoint format
+(:mod:`~baselines.networks.checkpoint`) and sliding-window inference
+(:mod:`~baselines.networks.inference`)."""
 
 from __future__ import annotations
 

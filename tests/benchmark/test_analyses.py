@@ -319,7 +319,7 @@ def test_all_three_analyses_run_a_real_tiny_editor(tmp_path, one_thread):
     tools: every part of every analysis is skipped for it, with the reason)."""
     import torch
 
-    from baselines.checkpoint import InputSpec, save_checkpoint
+    from baselines.networks.checkpoint import InputSpec, save_checkpoint
     from baselines.networks import make_backbone
 
     paths = {}

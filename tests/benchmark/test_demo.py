@@ -3,8 +3,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from baselines.deepigeos_train import DeepIGeoSConfig
-from baselines.training import TrainConfig
+from baselines.deepigeos.training import DeepIGeoSConfig
+from baselines.editing_network.training import TrainConfig
 from benchmark.cli import main
 from benchmark.demo import DemoConfig, phantoms, run_demo
 from benchmark.protocol import PROTOCOL_FILE, shipped_protocol

@@ -11,7 +11,7 @@ import torch
 import yaml
 from click.testing import CliRunner
 
-from baselines.checkpoint import InputSpec, save_checkpoint
+from baselines.networks.checkpoint import InputSpec, save_checkpoint
 from baselines.networks import make_backbone
 from benchmark.cli import main
 from benchmark.protocol import (
@@ -23,7 +23,7 @@ from benchmark.protocol import (
     shipped_protocol,
 )
 from benchmark.results import read_rounds, read_sessions
-from benchmark.synth import synthesize
+from benchmark.phantoms.synth import synthesize
 
 CASES = ["Brats18_SIM_000_1", "Brats18_SIM_001_1", "Brats18_SIM_002_1", "Brats18_SIM_003_1"]
 

@@ -121,7 +121,7 @@ def test_methods_sharing_a_table_name_are_refused(tmp_path):
 def test_a_checkpoint_retrained_in_place_is_not_resumed(tmp_path):
     import torch
 
-    from baselines.checkpoint import InputSpec, save_checkpoint
+    from baselines.networks.checkpoint import InputSpec, save_checkpoint
     from baselines.networks import make_backbone
 
     def network(seed):

@@ -34,7 +34,7 @@ def installed(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    from benchmark.synth import synthesize
+    from benchmark.phantoms.synth import synthesize
 
     out = tmp_path_factory.mktemp("data")
     synthesize(out, 3, (48, 48, 32), 0, "brats2018")

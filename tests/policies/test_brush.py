@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage as ndi
 from scipy.sparse.csgraph import shortest_path
 
-from benchmark.corruption import simulate_prediction
+from benchmark.phantoms.corruption import simulate_prediction
 from benchmark.edits import EditHistory
 from benchmark.policy import Policy, RoundState
 from policies.brush import BrushPolicy, brush_strokes, diameter_path, farthest_pair

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from benchmark.corruption import simulate_prediction
+from benchmark.phantoms.corruption import simulate_prediction
 from benchmark.edits import EditHistory
 from benchmark.policy import RoundState
 from policies.reference_users import Cvpr25Click, RandomClick, RitmClick

@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from benchmark.bench import user_step
-from benchmark.corruption import simulate_prediction
+from benchmark.phantoms.corruption import simulate_prediction
 from benchmark.edits import Adjustment, Click, EditHistory, Stroke, encode
 from benchmark.errors import error_components
 from policies.adjustment import measured_k

@@ -7,7 +7,7 @@ import pytest
 
 from baselines.external.cvpr25 import challenge_intensities, to_zyx
 from baselines.external.program import ExternalProgramError
-from baselines.manual_paint import ManualPaint
+from baselines.manual_paint.method import ManualPaint
 from benchmark.case import CaseImage
 from benchmark.edits import Click, EditHistory, Stroke
 from benchmark.io import zscore_brain

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from baselines.external.program import ExternalProgramError
-from baselines.manual_paint import ManualPaint
+from baselines.manual_paint.method import ManualPaint
 from benchmark.case import CaseImage
 from benchmark.edits import EditHistory
 from benchmark.registry import PluginError, make_method
