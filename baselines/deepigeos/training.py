@@ -52,6 +52,7 @@ from baselines.networks.inference import InferenceSettings, predict_logits
 from baselines.training.fit import Schedule, fit
 from baselines.networks.pnet import PNet
 from baselines.training.patches import augment, brain_box, extract, patch_origin
+from baselines.training.settings import check_settings
 from baselines.editing_network.training import NORMALISATION, split_cases
 from benchmark.digests import file_digest
 from benchmark.io import LAYOUTS, CaseRef
@@ -102,21 +103,9 @@ class DeepIGeoSConfig:
     amp: bool = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "patch", tuple(int(p) for p in self.patch))
         object.__setattr__(self, "geodesic_modalities", tuple(self.geodesic_modalities))
-        if len(self.patch) != 3 or min(self.patch) < 8:
-            raise ValueError(f"patch must be three sizes of at least 8 voxels, got {self.patch}")
-        for name in ("batch_size", "pnet_epochs", "rnet_epochs", "steps_per_epoch", "validate_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.foreground_p <= 1.0:
-            raise ValueError(f"foreground_p must lie in [0, 1], got {self.foreground_p}")
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must lie in [0, 1), got {self.validation_fraction}")
-        if self.lr <= 0 or not 0 < self.lr_decay <= 1:
-            raise ValueError(f"lr must be > 0 and lr_decay in (0, 1], got {self.lr}, {self.lr_decay}")
-        if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        counts = ("batch_size", "pnet_epochs", "rnet_epochs", "steps_per_epoch", "validate_every")
+        object.__setattr__(self, "patch", check_settings(self, counts, ("foreground_p",)))
         self.geodesic  # building the settings validates lamb and scale
         PNet(1, features=self.features, dropout=self.dropout)  # validates features and dropout
 

@@ -50,6 +50,7 @@ from baselines.training.fit import Schedule, fit
 from baselines.editing_network.method import KINDS, NetworkMethod
 from baselines.networks import BACKBONES, backbone_error, make_backbone
 from baselines.training.patches import augment, brain_box, brain_mask, extract, patch_origin
+from baselines.training.settings import check_settings
 from baselines.editing_network.training_edits import PredictionCache, draw_tools, sample_history, simulate_tool_edits
 from benchmark.digests import file_digest
 from benchmark.case import Case
@@ -133,21 +134,8 @@ class TrainConfig:
             raise ValueError(backbone_error(self.backbone))
         if self.backbone not in U_NETS:
             raise ValueError(f"F and G are U-Nets: backbone must be one of {U_NETS}, got {self.backbone!r}")
-        object.__setattr__(self, "patch", tuple(int(p) for p in self.patch))
-        if len(self.patch) != 3 or min(self.patch) < 8:
-            raise ValueError(f"patch must be three sizes of at least 8 voxels, got {self.patch}")
-        for name in ("base", "levels", "batch_size", "epochs", "steps_per_epoch", "validate_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("foreground_p", "tool_p"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must lie in [0, 1), got {self.validation_fraction}")
-        if self.lr <= 0 or not 0 < self.lr_decay <= 1:
-            raise ValueError(f"lr must be > 0 and lr_decay in (0, 1], got {self.lr}, {self.lr_decay}")
-        if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        counts = ("base", "levels", "batch_size", "epochs", "steps_per_epoch", "validate_every")
+        object.__setattr__(self, "patch", check_settings(self, counts, ("foreground_p", "tool_p")))
 
     @classmethod
     def cpu(cls, kind: str = "base", **overrides: Any) -> "TrainConfig":

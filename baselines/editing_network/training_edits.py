@@ -20,7 +20,6 @@ import numpy as np
 
 from benchmark.edits import TOOLS, Edit, EditHistory
 from benchmark.policy import RoundState
-from benchmark.digests import file_digest
 from benchmark.registry import make_user
 
 ToolEdits = Mapping[str, tuple[Edit, ...]]
@@ -31,7 +30,7 @@ class PredictionCache:
 
     Args:
         folder: where caches live (e.g. ``F.pt``'s folder + ``F.predictions``).
-        digest: F's checkpoint digest (:func:`file_digest`).
+        digest: F's checkpoint digest (:func:`benchmark.digests.file_digest`).
     """
 
     def __init__(self, folder: str | Path, digest: str) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from baselines.networks.padding import check_input, padded_forward
+from baselines.networks.backbone import Backbone
 
 _SLOPE = 0.01
 UPSAMPLE_MODES = ("nearest", "trilinear")
@@ -53,7 +53,7 @@ class _ContextLevel(nn.Module):
         return self.out(h + self.context(h))
 
 
-class IsenseeNet(nn.Module):
+class IsenseeNet(Backbone):
     """Isensee 2017 residual U-Net with deep supervision.
 
     Args:
@@ -79,7 +79,6 @@ class IsenseeNet(nn.Module):
         dropout: float = 0.3,
         upsample: str = "nearest",
     ):
-        super().__init__()
         if in_channels < 1 or out_channels < 1 or base < 1:
             raise ValueError(
                 f"IsenseeNet: in_channels, out_channels and base must be positive, "
@@ -91,12 +90,8 @@ class IsenseeNet(nn.Module):
             raise ValueError(f"IsenseeNet: dropout must be in [0, 1), got {dropout}")
         if upsample not in UPSAMPLE_MODES:
             raise ValueError(f"IsenseeNet: upsample must be one of {UPSAMPLE_MODES}, got {upsample!r}")
-        self._config = dict(
-            in_channels=in_channels, out_channels=out_channels, base=base,
-            levels=levels, dropout=dropout, upsample=upsample,
-        )  # fmt: skip
-        self.in_channels = in_channels
-        self.divisor = 2 ** (levels - 1)
+        super().__init__(dict(in_channels=in_channels, out_channels=out_channels, base=base, levels=levels,
+                              dropout=dropout, upsample=upsample), divisor=2 ** (levels - 1))
         width = [base * 2**i for i in range(levels)]
 
         self.encoder = nn.ModuleList(
@@ -120,15 +115,6 @@ class IsenseeNet(nn.Module):
             nn.Conv3d(2 * width[0] if i == 0 else width[i], out_channels, 1) for i in range(min(3, levels - 1))
         )
         self.upsample_logits = nn.Upsample(scale_factor=2, mode=upsample)
-
-    @property
-    def config(self) -> dict:
-        """The constructor arguments, as a checkpoint records them."""
-        return dict(self._config)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.in_channels, "IsenseeNet")
-        return padded_forward(self._forward, x, self.divisor)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []

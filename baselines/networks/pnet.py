@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from baselines.networks.padding import check_input
+from baselines.networks.backbone import Backbone
 
 DILATIONS = (1, 2, 4, 8, 16)
 
@@ -36,7 +36,7 @@ def _block(c_in: int, features: int, dilation: int, in_plane_convs: int) -> nn.S
     return nn.Sequential(*layers)
 
 
-class PNet(nn.Module):
+class PNet(Backbone):
     """DeepIGeoS P-Net / R-Net 3D, without the CRF.
 
     Args:
@@ -51,15 +51,13 @@ class PNet(nn.Module):
     """
 
     def __init__(self, in_channels: int = 4, out_channels: int = 1, features: int = 16, dropout: float = 0.5):
-        super().__init__()
         if in_channels < 1 or out_channels < 1:
             raise ValueError(f"PNet: in_channels and out_channels must be positive, got {in_channels}, {out_channels}")
         if features < 4 or features % 4:
             raise ValueError(f"PNet: features must be a positive multiple of 4, got {features}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"PNet: dropout must be in [0, 1), got {dropout}")
-        self._config = dict(in_channels=in_channels, out_channels=out_channels, features=features, dropout=dropout)
-        self.in_channels = in_channels
+        super().__init__(dict(in_channels=in_channels, out_channels=out_channels, features=features, dropout=dropout))
         compressed = features // 4
         self.blocks = nn.ModuleList(
             _block(in_channels if i == 0 else features, features, d, 1 if i < 2 else 2) for i, d in enumerate(DILATIONS)
@@ -79,13 +77,7 @@ class PNet(nn.Module):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
                 nn.init.zeros_(m.bias)
 
-    @property
-    def config(self) -> dict:
-        """The constructor arguments, as a checkpoint records them."""
-        return dict(self._config)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.in_channels, "PNet")
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         compressed = []
         for block, compress in zip(self.blocks, self.compress):
             x = block(x)

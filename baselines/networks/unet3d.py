@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from baselines.networks.padding import check_input, padded_forward
+from baselines.networks.backbone import Backbone
 
 NORMS = {"instance": nn.InstanceNorm3d, "batch": nn.BatchNorm3d}
 UPSAMPLINGS = ("transposed", "nearest", "trilinear")
@@ -26,7 +26,7 @@ def _double_conv(c_in: int, c_mid: int, c_out: int, norm: type[nn.Module]) -> nn
     )  # fmt: skip
 
 
-class UNet3D(nn.Module):
+class UNet3D(Backbone):
     """Cicek 2016 3D U-Net.
 
     Args:
@@ -53,7 +53,6 @@ class UNet3D(nn.Module):
         norm: str = "instance",
         upsampling: str = "transposed",
     ):
-        super().__init__()
         if in_channels < 1 or out_channels < 1 or base < 1:
             raise ValueError(
                 f"UNet3D: in_channels, out_channels and base must be positive, got {in_channels}, {out_channels}, {base}"
@@ -64,12 +63,8 @@ class UNet3D(nn.Module):
             raise ValueError(f"UNet3D: norm must be one of {tuple(NORMS)}, got {norm!r}")
         if upsampling not in UPSAMPLINGS:
             raise ValueError(f"UNet3D: upsampling must be one of {UPSAMPLINGS}, got {upsampling!r}")
-        self._config = dict(
-            in_channels=in_channels, out_channels=out_channels, base=base,
-            levels=levels, norm=norm, upsampling=upsampling,
-        )  # fmt: skip
-        self.in_channels = in_channels
-        self.divisor = 2 ** (levels - 1)
+        super().__init__(dict(in_channels=in_channels, out_channels=out_channels, base=base, levels=levels,
+                              norm=norm, upsampling=upsampling), divisor=2 ** (levels - 1))
         norm_layer = NORMS[norm]
         # Encoder level i outputs out[i] = base * 2**(i+1) channels.
         out = [base * 2 ** (i + 1) for i in range(levels)]
@@ -89,15 +84,6 @@ class UNet3D(nn.Module):
             _double_conv(out[i + 1] + out[i], out[i], out[i], norm_layer) for i in range(levels - 1)
         )
         self.head = nn.Conv3d(out[0], out_channels, 1)
-
-    @property
-    def config(self) -> dict:
-        """The constructor arguments, as a checkpoint records them."""
-        return dict(self._config)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.in_channels, "UNet3D")
-        return padded_forward(self._forward, x, self.divisor)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []

@@ -144,6 +144,45 @@ def write_tables(out: Path, csvs: dict[str, pd.DataFrame], arrays: dict[str, dic
         write_atomic(out / name, lambda f, t=frame: f.write(t.to_csv(index=False, na_rep="nan").encode()))
 
 
+@dataclass(frozen=True)
+class AnalysisFiles:
+    """The files of one analysis in its folder (OUT/analyses): ``<name>.csv`` (the result
+    table, columns ``columns``; ``text`` columns stay strings), ``<name>_slices.npz``
+    (the stored slices) and ``<name>_status.csv`` (columns :data:`STATUS_COLUMNS`)."""
+
+    name: str
+    columns: tuple[str, ...]
+    text: tuple[str, ...] = ("case", "method")
+
+    @property
+    def table(self) -> str:
+        return f"{self.name}.csv"
+
+    @property
+    def slices(self) -> str:
+        return f"{self.name}_slices.npz"
+
+    @property
+    def status(self) -> str:
+        return f"{self.name}_status.csv"
+
+    def write(self, out: Path, done: Collected, slices: dict[str, np.ndarray]) -> Path:
+        """Write what :func:`analyse_all` collected and its slices (as arrays) into ``out``;
+        returns the path of the result table."""
+        out = Path(out)
+        table = pd.DataFrame(done.rows, columns=list(self.columns))
+        write_tables(out, {self.status: done.status_frame(), self.table: table}, {self.slices: slices})
+        return out / self.table
+
+    def read(self, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """(result table, status table) from ``folder``; None when the analysis has not run."""
+        folder = Path(folder)
+        if not (folder / self.table).exists():
+            return None
+        return (read_table(folder / self.table, self.columns, text=self.text),
+                read_table(folder / self.status, STATUS_COLUMNS, text=STATUS_COLUMNS))
+
+
 def read_table(path: Path, columns: Sequence[str], text: Sequence[str] = ("case", "method")) -> pd.DataFrame:
     """A CSV written by :func:`write_tables`, checked for ``columns``; ``text`` columns
     stay strings (a case named "NA" is not a missing value)."""

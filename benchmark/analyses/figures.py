@@ -95,6 +95,18 @@ def show_edits(ax, points: np.ndarray, box: Box, tool: str) -> None:
             ax.plot(x, y, "-", color=color, linewidth=2.4, solid_capstyle="round")
 
 
+def show_panel(ax, panel, tool: str, before_width: float = 1.4) -> None:
+    """A stored slice before and after an edit: the FLAIR cropped to the masks and the
+    edit, with the ground truth, the prediction before (dashed, ``before_width``) and
+    after, and the edit drawn. ``panel``: a :class:`~benchmark.analyses.slices.SlicePanel`."""
+    box = crop_box([panel.label, panel.before, panel.after], panel.points)
+    show_image(ax, panel.flair, box)
+    show_contour(ax, panel.label, box, GT)
+    show_contour(ax, panel.before, box, BEFORE, linestyle="--", linewidth=before_width)
+    show_contour(ax, panel.after, box, AFTER)
+    show_edits(ax, panel.points, box, tool)
+
+
 def corner_text(ax, text: str) -> None:
     """Text in the window's top-left corner, legible on any background."""
     ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", ha="left", fontsize=8, color="white",

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.registry import MethodOptions
-from benchmark.analyses.driver import STATUS_COLUMNS, Outcome, analyse_all, read_table, write_tables
+from benchmark.analyses.driver import AnalysisFiles, Outcome, analyse_all
 from benchmark.analyses.slices import (SlicePanel, flair, largest_section, load_panels, most_changed_section,
                                        panels_arrays)
 from benchmark.case import Case
@@ -35,12 +35,12 @@ from benchmark.policy import RoundState
 from benchmark.runner import session_rng
 from benchmark.registry import make_user
 
-PANELS_FILE, SLICES_FILE, STATUS_FILE = "panels.csv", "panels_slices.npz", "panels_status.csv"
 #: The ``tool`` of each case x method's first row: the prediction without edits, on the
 #: slice through the tumour's largest cross-section.
 NO_EDITS = "none"
 #: Columns of panels.csv; ``k`` is the adjustment typed (NaN for the other tools).
 COLUMNS = ("case", "method", "tool", "n_edits", "k", "z", "dice_before", "dice_after", "panel")
+FILES = AnalysisFiles("panels", COLUMNS, text=("case", "method", "tool"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,22 +96,15 @@ def run_panels(refs: Sequence[CaseRef], methods: Sequence[str], options: MethodO
     Returns:
         the path of ``panels.csv``.
     """
-    out = Path(out)
     done = analyse_all(refs, methods, options, lambda case, method: panels_case(case, method, seed), "panels",
                        progress)
-    write_tables(out, {STATUS_FILE: done.status_frame(), PANELS_FILE: pd.DataFrame(done.rows, columns=list(COLUMNS))},
-                 {SLICES_FILE: panels_arrays(done.slices)})
-    return out / PANELS_FILE
+    return FILES.write(out, done, panels_arrays(done.slices))
 
 
 def read_panels(folder: Path) -> PanelsData | None:
     """The results of :func:`run_panels` in ``folder`` (OUT/analyses); None when absent."""
-    folder = Path(folder)
-    if not (folder / PANELS_FILE).exists():
-        return None
-    table = read_table(folder / PANELS_FILE, COLUMNS, text=("case", "method", "tool"))
-    status = read_table(folder / STATUS_FILE, STATUS_COLUMNS, text=STATUS_COLUMNS)
-    return PanelsData(table, load_panels(folder / SLICES_FILE), status)
+    tables = FILES.read(folder)
+    return None if tables is None else PanelsData(tables[0], load_panels(Path(folder) / FILES.slices), tables[1])
 
 
 def plot_panels(data: PanelsData, max_rows: int = 8):
@@ -126,7 +119,7 @@ def plot_panels(data: PanelsData, max_rows: int = 8):
     from matplotlib.figure import Figure
 
     from benchmark.analyses.figures import (AFTER, BEFORE, GT, corner_text, crop_box, edit_handles, legend_handles,
-                                            show_contour, show_edits, show_image)
+                                            show_contour, show_image, show_panel)
 
     table = data.table
     pairs = list(dict.fromkeys(zip(table.case, table.method)))
@@ -153,12 +146,7 @@ def plot_panels(data: PanelsData, max_rows: int = 8):
                 continue
             row = rows.loc[tool]
             panel = data.panels[int(row.panel)]
-            box = crop_box([panel.label, panel.before, panel.after], panel.points)
-            show_image(ax, panel.flair, box)
-            show_contour(ax, panel.label, box, GT)
-            show_contour(ax, panel.before, box, BEFORE, linestyle="--", linewidth=1.0)
-            show_contour(ax, panel.after, box, AFTER)
-            show_edits(ax, panel.points, box, tool)
+            show_panel(ax, panel, tool, before_width=1.0)
             k = f", K = {row.k:+.2f}" if tool == "adjustment" and row.n_edits else ""
             corner_text(ax, f"z = {panel.z}{k}")
             ax.set_title(f"{tool}: {row.n_edits} edit{'' if row.n_edits == 1 else 's'}\n"

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.registry import MethodOptions
-from benchmark.analyses.driver import STATUS_COLUMNS, Outcome, analyse_all, read_table, write_tables
+from benchmark.analyses.driver import AnalysisFiles, Outcome, analyse_all
 from benchmark.analyses.slices import SlicePanel, brain, flair, load_panels, panels_arrays
 from benchmark.case import Case
 from benchmark.edits import Click, EditHistory, Stroke, stamp
@@ -43,7 +43,6 @@ from benchmark.method import Method
 from benchmark.metrics import dice
 from benchmark.runner import session_rng
 
-ROBUSTNESS_FILE, SLICES_FILE, STATUS_FILE = "robustness.csv", "robustness_slices.npz", "robustness_status.csv"
 #: The wrong edits in figure order: (name, tool, positive, what it is).
 EDITS = (
     ("fg_click", "selection", True, "foreground click in healthy tissue"),
@@ -58,6 +57,7 @@ HEALTHY_DISTANCE_MM = 15.0
 STROKE_VOXELS = 10
 COLUMNS = ("case", "method", "edit", "tool", "positive", "x", "y", "z", "distance_mm", "edit_voxels",
            "stamped", "flipped", "beyond_stamp", "reach_mm", "dice_before", "dice_after", "panel")
+FILES = AnalysisFiles("robustness", COLUMNS, text=("case", "method", "edit", "tool"))
 
 
 @dataclass(frozen=True)
@@ -252,26 +252,17 @@ def run_robustness(refs: Sequence[CaseRef], methods: Sequence[str], options: Met
     Returns:
         the path of ``robustness.csv``.
     """
-    out = Path(out)
-
     def analyse(case: Case, method: Method) -> Outcome:
         return robustness_case(case, method, session_rng(seed, case.case_id, method.name, "robustness"))
 
     done = analyse_all(refs, methods, options, analyse, "robustness", progress)
-    write_tables(out, {STATUS_FILE: done.status_frame(),
-                       ROBUSTNESS_FILE: pd.DataFrame(done.rows, columns=list(COLUMNS))},
-                 {SLICES_FILE: panels_arrays(done.slices)})
-    return out / ROBUSTNESS_FILE
+    return FILES.write(out, done, panels_arrays(done.slices))
 
 
 def read_robustness(folder: Path) -> RobustnessData | None:
     """The results of :func:`run_robustness` in ``folder`` (OUT/analyses); None when absent."""
-    folder = Path(folder)
-    if not (folder / ROBUSTNESS_FILE).exists():
-        return None
-    table = read_table(folder / ROBUSTNESS_FILE, COLUMNS, text=("case", "method", "edit", "tool"))
-    status = read_table(folder / STATUS_FILE, STATUS_COLUMNS, text=STATUS_COLUMNS)
-    return RobustnessData(table, load_panels(folder / SLICES_FILE), status)
+    tables = FILES.read(folder)
+    return None if tables is None else RobustnessData(tables[0], load_panels(Path(folder) / FILES.slices), tables[1])
 
 
 def plot_robustness(data: RobustnessData, case: str | None = None, method: str | None = None):
@@ -286,8 +277,7 @@ def plot_robustness(data: RobustnessData, case: str | None = None, method: str |
     """
     from matplotlib.figure import Figure
 
-    from benchmark.analyses.figures import (AFTER, BEFORE, GT, crop_box, edit_handles, legend_handles, pick_pair,
-                                            show_contour, show_edits, show_image)
+    from benchmark.analyses.figures import AFTER, BEFORE, GT, edit_handles, legend_handles, pick_pair, show_panel
 
     table = data.table
     pair = pick_pair(table, case, method)
@@ -302,12 +292,7 @@ def plot_robustness(data: RobustnessData, case: str | None = None, method: str |
             continue
         row = shown.loc[name]
         panel = data.panels[int(row.panel)]
-        box = crop_box([panel.label, panel.before, panel.after], panel.points)
-        show_image(ax, panel.flair, box)
-        show_contour(ax, panel.label, box, GT)
-        show_contour(ax, panel.before, box, BEFORE, linestyle="--")
-        show_contour(ax, panel.after, box, AFTER)
-        show_edits(ax, panel.points, box, tool)
+        show_panel(ax, panel, tool)
         ax.set_title(f"{what}\nflipped {row.flipped} voxels ({row.beyond_stamp} beyond the stamp), "
                      f"reach {row.reach_mm:.1f} mm\n"
                      f"Dice {row.dice_before:.3f} → {row.dice_after:.3f} (z = {panel.z})", fontsize=8.5)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.registry import MethodOptions
-from benchmark.analyses.driver import STATUS_COLUMNS, Outcome, analyse_all, read_table, write_tables
+from benchmark.analyses.driver import AnalysisFiles, Outcome, analyse_all
 from benchmark.analyses.slices import flair, largest_section
 from benchmark.case import Case
 from benchmark.edits import Adjustment, EditHistory
@@ -29,10 +29,10 @@ from benchmark.io import CaseRef
 from benchmark.method import Method
 from benchmark.metrics import dice
 
-SWEEP_FILE, SLICES_FILE, STATUS_FILE = "sweep.csv", "sweep_slices.npz", "sweep_status.csv"
 #: The protocol's default K values: -0.5 to 0.5 in steps of 0.1.
 DEFAULT_KS = tuple(round(k / 10, 1) for k in range(-5, 6))
 COLUMNS = ("case", "method", "k", "volume_ml", "dice", "base_volume_ml", "base_dice")
+FILES = AnalysisFiles("sweep", COLUMNS)
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,25 +124,19 @@ def run_sweep(refs: Sequence[CaseRef], methods: Sequence[str], options: MethodOp
         the path of ``sweep.csv``.
     """
     ks = checked_ks(ks)
-    out = Path(out)
     done = analyse_all(refs, methods, options, lambda case, method: sweep_case(case, method, ks), "sweep", progress)
-    arrays = {key: value for i, s in enumerate(done.slices) for key, value in s.arrays(i).items()}
-    write_tables(out, {STATUS_FILE: done.status_frame(), SWEEP_FILE: pd.DataFrame(done.rows, columns=list(COLUMNS))},
-                 {SLICES_FILE: arrays})
-    return out / SWEEP_FILE
+    return FILES.write(out, done, {key: value for i, s in enumerate(done.slices) for key, value in s.arrays(i).items()})
 
 
 def read_sweep(folder: Path) -> SweepData | None:
     """The sweep written into ``folder`` (OUT/analyses) by :func:`run_sweep`; None when absent."""
-    folder = Path(folder)
-    if not (folder / SWEEP_FILE).exists():
+    tables = FILES.read(folder)
+    if tables is None:
         return None
-    table = read_table(folder / SWEEP_FILE, COLUMNS)
-    status = read_table(folder / STATUS_FILE, STATUS_COLUMNS, text=STATUS_COLUMNS)
-    with np.load(folder / SLICES_FILE) as arrays:
+    with np.load(Path(folder) / FILES.slices) as arrays:
         count = sum(1 for key in arrays.files if key.startswith("case_"))
         slices = tuple(SweepSlice.from_arrays(arrays, i) for i in range(count))
-    return SweepData(table, slices, status)
+    return SweepData(tables[0], slices, tables[1])
 
 
 def plot_sweep(data: SweepData, case: str | None = None, method: str | None = None, n_slices: int = 5):

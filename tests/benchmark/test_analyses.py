@@ -268,7 +268,7 @@ def test_sweep_files_round_trip_and_record_failures(tmp_path, two_cases):
     out = tmp_path / "analyses"
     path = sweep.run_sweep(two_cases, ["fake", "clicks", "nope"], MethodOptions(), sweep.DEFAULT_KS, out,
                            progress=False)
-    assert path == out / sweep.SWEEP_FILE and not list(out.glob(".*"))  # no temporary files left
+    assert path == out / sweep.FILES.table and not list(out.glob(".*"))  # no temporary files left
     data = sweep.read_sweep(out)
     assert len(data.table) == 2 * len(sweep.DEFAULT_KS) and set(data.table.method) == {"fake"}
     status = data.status.set_index(["case", "method"])

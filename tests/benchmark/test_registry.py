@@ -3,7 +3,6 @@
 import sys
 import textwrap
 
-import numpy as np
 import pytest
 
 from benchmark.method import Method

@@ -8,7 +8,7 @@ import torch
 
 from baselines.networks import IsenseeNet, UNet3D, make_backbone
 from baselines.editing_network.training import U_NETS  # P-Net (no downsampling) has its own tests
-from baselines.networks.padding import pad_to_multiple
+from baselines.networks.backbone import pad_to_multiple
 
 torch.set_num_threads(1)
 

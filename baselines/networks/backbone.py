@@ -1,11 +1,15 @@
-"""Run a network on any volume size: pad to its downsampling factor, crop the output back."""
+"""What every backbone shares: its constructor arguments for the checkpoint, the check of
+its input, and running on any volume size (padded to its downsampling factor, the output
+cropped back)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[slice, slice, slice]]:
@@ -65,3 +69,34 @@ def check_input(x: torch.Tensor, in_channels: int, network: str) -> None:
         )
     if not x.is_floating_point():
         raise ValueError(f"{network} takes a floating-point tensor, got {x.dtype}; convert with x.float()")
+
+
+class Backbone(nn.Module):
+    """Base of the segmentation networks: ``forward(x)`` checks x (float [B, in_channels,
+    X, Y, Z], any X, Y, Z) and returns ``_forward`` of it zero-padded to ``divisor``,
+    cropped back to [B, out_channels, X, Y, Z].
+
+    Args:
+        config: the subclass's constructor arguments (``in_channels`` among them), as a
+            checkpoint records them and :attr:`config` returns them.
+        divisor: the network's total downsampling factor (1: none).
+    """
+
+    def __init__(self, config: dict[str, Any], divisor: int = 1) -> None:
+        super().__init__()
+        self._config = dict(config)
+        self.in_channels = int(config["in_channels"])
+        self.divisor = int(divisor)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments, as a checkpoint records them."""
+        return dict(self._config)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.in_channels, type(self).__name__)
+        return padded_forward(self._forward, x, self.divisor)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, in_channels, X', Y', Z'] with X', Y', Z' multiples of ``divisor`` -> logits."""
+        raise NotImplementedError
