@@ -249,7 +249,7 @@ def detect_layout(root: Path) -> str:
 
 
 def case_file_paths(root: Path, layout: str, case_id: str) -> tuple[tuple[Path, ...], Path]:
-    """(image paths, label path) that :func:`benchmark.io.write_case` writes, as .nii.gz."""
+    """(image paths, label path) that :func:`benchmark.io.writing.write_case` writes, as .nii.gz."""
     check_layout(layout)
     if layout in BRATS_SUFFIXES:
         folder, separator = root / case_id, _BRATS_SEPARATOR[layout]
