@@ -118,7 +118,7 @@ def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mo
     manual-paint, editor=G.pt from `simedit train`; multi); needs --data, --method,
     --user and --out.
 
-    With a PROTOCOL file (.yaml; schema in benchmark/protocol.py), run its experiments
+    With a PROTOCOL file (.yaml; schema in benchmark/protocol/__init__.py), run its experiments
     and analyses instead: simedit run PROTOCOL.yaml [--out DIR] [--jobs N] [--device D].
     """
     if protocol is not None:
@@ -306,7 +306,7 @@ def demo(out: Path, preset: str, device: str, cases: int, train_cases: int, shap
     """The main job on the embedded data: the seed paper's Section 3, end to end.
 
     Synthesises BraTS-like phantoms, trains F, G and DeepIGeoS on some of them (reusing
-    checkpoints that match), runs the shipped protocol (benchmark/protocols/seed-paper.yaml)
+    checkpoints that match), runs the shipped protocol (benchmark/protocol/shipped/seed-paper.yaml)
     on the others and writes the report to OUT/report. Run it again to resume.
     """
     from benchmark.demo import DemoConfig, run_demo

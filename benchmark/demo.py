@@ -4,7 +4,7 @@
 OUT/data/             phantoms (``simedit synth``), kept for the next run with the same settings
 OUT/checkpoints/      F.pt, G.pt (+ F.predictions/), D.pt + D.pnet.pt: trained on the first
                       ``train_cases`` phantoms; reused when they match the settings
-OUT/protocol.json     the shipped protocol (benchmark/protocols/seed-paper.yaml) run on the
+OUT/protocol.json     the shipped protocol (benchmark/protocol/shipped/seed-paper.yaml) run on the
 OUT/experiments/      other phantoms (held out: in none of the checkpoints' splits)
 OUT/analyses/
 OUT/report/           `simedit report OUT`: figures, tables, index.md / index.html

@@ -1,0 +1,335 @@
+"""Loading and checking a protocol file: :func:`load_protocol` (schema: benchmark.protocol),
+the case selections (:func:`held_out`) and the protocols shipped with simedit."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.io import LAYOUTS, discover
+from benchmark.names import unknown_name
+from benchmark.protocol.schema import ANALYSES, CASE_SELECTIONS, DEFAULT_ANALYSIS_CASES, DEFAULT_KS, AnalysisSpec, \
+    Experiment, Protocol
+from benchmark.registry import MODES, PluginError, resolve_method, resolve_user, trained_cases
+
+_TOP_KEYS = ("name", "title", "data", "layout", "cases", "seed", "metrics", "initial", "methods", "experiments",
+             "analyses")
+_EXPERIMENT_KEYS = ("id", "label", "method", "user", "mode", "rounds", "target_dice")
+_ANALYSIS_KEYS = {"sweep": ("methods", "cases", "k"), "robustness": ("methods", "cases"), "panels": ("methods", "cases")}
+_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_ID = re.compile(r"[a-z0-9_-]+")
+
+
+def shipped_protocol(name: str = "seed-paper") -> Path:
+    """The path of a protocol file shipped with simedit (``benchmark/protocol/shipped/<name>.yaml``).
+
+    Its relative paths (data, checkpoints) are meant to resolve against the folder that
+    holds them: pass that folder as ``load_protocol(path, relative_to=...)``.
+    """
+    folder = resources.files("benchmark") / "protocol" / "shipped"
+    shipped = sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    if name not in shipped:
+        raise ValueError(unknown_name("shipped protocol", name, shipped))
+    return Path(str(folder / f"{name}.yaml"))
+
+
+class _Problem(Exception):
+    """A problem at a key path; load_protocol prefixes the file's path."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # an unhashable key: the base class refuses it
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def load_protocol(path: str | Path, relative_to: str | Path | None = None) -> Protocol:
+    """Read and check a protocol file; nothing is run.
+
+    Checks the keys (unknown ones get a did-you-mean), types and ranges, method and user
+    names (did-you-mean), experiment ids and labels (unique), that the data folder and
+    every checkpoint exist, and selects the cases (reading the checkpoints' splits for
+    "held-out").
+
+    Args:
+        path: the protocol file (.yaml or .yml).
+        relative_to: folder that relative paths in the file resolve against (default:
+            the file's folder); e.g. a results folder holding data/ and checkpoints/ for
+            a shipped protocol.
+
+    Raises:
+        ValueError: ``"<path>: <key path>: <what is wrong and what to do>"``.
+    """
+    path = Path(path)
+    if path.suffix not in (".yaml", ".yml"):
+        raise ValueError(f"{path}: a protocol file is YAML and ends in .yaml or .yml")
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = yaml.load(f, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read the protocol file ({error.strerror or error})") from error
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path}: {_yaml_message(error)}") from error
+    base = Path(relative_to) if relative_to is not None else path.parent
+    try:
+        return _parse(raw, path.resolve(), base.resolve())
+    except _Problem as problem:
+        raise ValueError(f"{path}: {problem}") from None
+
+
+def _yaml_message(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(error, "problem", None) or str(error)
+    return f"YAML syntax error: {where}{problem}; fix the file (a YAML linter shows the spot)"
+
+
+def _parse(raw: Any, source: Path, base: Path) -> Protocol:
+    top = _mapping(raw, "", "the protocol (a mapping of name, data, methods, experiments, ...)")
+    _check_keys(top, _TOP_KEYS, ("name", "data", "methods", "experiments"), "")
+    name = _string(top["name"], "name")
+    if not _NAME.fullmatch(name):
+        raise _Problem("name", f"{name!r} may use only letters, digits, '.', '_' and '-' (it names a folder)")
+    title = _string(top.get("title", name), "title")
+    layout = top.get("layout")
+    if layout is not None and layout not in LAYOUTS:
+        raise _Problem("layout", unknown_name("layout", layout, LAYOUTS))
+    data = _folder(top["data"], base, "data", "the folder of cases")
+    try:
+        all_cases = [ref.case_id for ref in discover(data, layout)]
+    except ValueError as error:
+        raise _Problem("data", str(error)) from None
+    seed = top.get("seed", 0)
+    if not _is_int(seed) or seed < 0:
+        raise _Problem("seed", f"expected an integer >= 0, got {seed!r}")
+    metrics = _mapping(top.get("metrics", {}), "metrics", "{hd95: true|false}")
+    _check_keys(metrics, ("hd95",), (), "metrics")
+    hd95 = metrics.get("hd95", True)
+    if not isinstance(hd95, bool):
+        raise _Problem("metrics.hd95", f"expected true or false, got {hd95!r}")
+    initial = top.get("initial")
+    if initial is not None:
+        initial = _folder(initial, base, "initial", "the folder of first masks <case_id>.nii.gz")
+    methods = _methods(top["methods"], base)
+    selection, cases = _cases(top.get("cases", "held-out"), all_cases, methods, data)
+    experiments = _experiments(top["experiments"], methods)
+    analyses = _analyses(top.get("analyses", {}), methods, cases, experiments)
+    return Protocol(name, title, source, data, layout, selection, cases, seed, hd95, initial, methods,
+                    experiments, analyses, base)
+
+
+def _check_keys(mapping: Mapping[str, Any], allowed: Sequence[str], required: Sequence[str], where: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise _Problem(_join(where, key), unknown_name("key", key, allowed))
+    for key in required:
+        if key not in mapping:
+            raise _Problem(where, f"missing key {key!r}")
+
+
+def _join(where: str, key: Any) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _mapping(value: Any, where: str, expected: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _Problem(where, f"expected {expected}, got {_kind(value)}")
+    return value
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Problem(where, f"expected a non-empty string, got {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _path(value: Any, base: Path, where: str) -> Path:
+    path = Path(_string(value, where)).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _folder(value: Any, base: Path, where: str, what: str) -> Path:
+    folder = _path(value, base, where)
+    if not folder.is_dir():
+        raise _Problem(where, f"{folder} is not a folder; give {what} (relative paths start at {base})")
+    return folder
+
+
+def _methods(value: Any, base: Path) -> dict[str, str]:
+    methods = _mapping(value, "methods", "a mapping of alias -> method spec, e.g. {G: editor=checkpoints/G.pt}")
+    if not methods:
+        raise _Problem("methods", "name at least one method")
+    resolved = {}
+    for alias, spec in methods.items():
+        where = _join("methods", alias)
+        if not isinstance(alias, str) or not alias:
+            raise _Problem(where, "a method alias must be a string")
+        try:
+            resolved[alias] = resolve_method(_string(spec, where), base)[0]
+        except PluginError as error:
+            raise _Problem(where, str(error)) from None
+    return resolved
+
+
+def held_out(case_ids: Sequence[str], specs: Sequence[str]) -> tuple[str, ...]:
+    """The cases none of the methods ``specs`` name learned from: each method plug-in's
+    ``trained_on`` (for the networks, their checkpoints' train and validation splits;
+    for DeepIGeoS, R-Net's and P-Net's)."""
+    used = set().union(*(trained_cases(spec) for spec in specs))
+    return tuple(sorted(c for c in case_ids if c not in used))
+
+
+def _cases(value: Any, all_cases: list[str], methods: Mapping[str, str], data: Path) -> tuple[str, tuple[str, ...]]:
+    if isinstance(value, str):
+        if value not in CASE_SELECTIONS:
+            raise _Problem("cases", unknown_name("case selection", value, CASE_SELECTIONS) + ", or a list of case ids")
+        if value == "all":
+            return value, tuple(sorted(all_cases))
+        try:
+            cases = held_out(all_cases, list(methods.values()))
+        except (OSError, ValueError) as error:
+            raise _Problem("cases", f"held-out: reading the checkpoints' splits: {error}") from None
+        if not cases:
+            raise _Problem("cases", f"held-out leaves no case: all {len(all_cases)} cases of {data} are in a "
+                                    "checkpoint's train or validation split; add unseen cases or list case ids")
+        return value, cases
+    if not isinstance(value, list) or not value:
+        raise _Problem("cases", f"expected all, held-out or a non-empty list of case ids, got {_kind(value)}")
+    return "list", _case_list(value, all_cases, "cases", f"in {data}")
+
+
+def _case_list(value: list[Any], valid: Sequence[str], where: str, context: str) -> tuple[str, ...]:
+    for i, case in enumerate(value):
+        if case not in valid:  # also catches non-strings
+            close = difflib.get_close_matches(str(case), list(valid), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise _Problem(f"{where}[{i}]", f"no case {case!r} {context}{hint}")
+        if case in value[:i]:
+            raise _Problem(f"{where}[{i}]", f"case {case!r} is listed twice")
+    return tuple(sorted(value))
+
+
+def _experiments(value: Any, methods: Mapping[str, str]) -> tuple[Experiment, ...]:
+    if not isinstance(value, list) or not value:
+        raise _Problem("experiments", f"expected a non-empty list of experiments, got {_kind(value)}")
+    experiments: list[Experiment] = []
+    for i, entry in enumerate(value):
+        where = f"experiments[{i}]"
+        entry = _mapping(entry, where, "a mapping with id, method, user, rounds")
+        _check_keys(entry, _EXPERIMENT_KEYS, ("id", "method", "user", "rounds"), where)
+        experiment = _experiment(entry, where, methods)
+        for j, other in enumerate(experiments):
+            for key in ("id", "label"):
+                if getattr(other, key) == getattr(experiment, key):
+                    raise _Problem(f"{where}.{key}", f"{getattr(experiment, key)!r} is also experiments[{j}]'s "
+                                                     f"{key}; every experiment needs its own")
+        experiments.append(experiment)
+    return tuple(experiments)
+
+
+def _experiment(entry: Mapping[str, Any], where: str, methods: Mapping[str, str]) -> Experiment:
+    id_ = entry["id"]
+    if not isinstance(id_, str) or not _ID.fullmatch(id_):
+        raise _Problem(f"{where}.id", f"{id_!r} must be a short slug of a-z, 0-9, '_' and '-' (it names a folder)")
+    label = _string(entry.get("label", id_), f"{where}.label")
+    alias = entry["method"]
+    if not isinstance(alias, str) or alias not in methods:
+        raise _Problem(f"{where}.method", unknown_name("method alias", alias, methods) + " (the keys of methods)")
+    mode = entry.get("mode", "test")
+    if mode not in MODES:
+        raise _Problem(f"{where}.mode", unknown_name("mode", mode, MODES))
+    user = _string(entry["user"], f"{where}.user")
+    try:
+        resolve_user(user, mode)
+    except ValueError as error:
+        raise _Problem(f"{where}.user", str(error)) from None
+    rounds = entry["rounds"]
+    if not _is_int(rounds) or rounds < 0:
+        raise _Problem(f"{where}.rounds", f"expected an integer >= 0 (editing rounds after the first prediction), "
+                                          f"got {_kind(rounds)}")
+    target = entry.get("target_dice")
+    if target is not None:
+        if not _is_number(target) or not 0.0 < target <= 1.0:
+            raise _Problem(f"{where}.target_dice", f"expected a Dice in (0, 1] or null, got {_kind(target)}")
+        target = float(target)
+    return Experiment(id_, label, methods[alias], user, mode, rounds, target)
+
+
+def _analyses(value: Any, methods: Mapping[str, str], cases: tuple[str, ...],
+              experiments: Sequence[Experiment]) -> tuple[AnalysisSpec, ...]:
+    analyses = _mapping(value, "analyses", f"a mapping of analysis name ({', '.join(ANALYSES)}) -> settings")
+    specs = []
+    for name, settings in analyses.items():
+        where = _join("analyses", name)
+        if name not in ANALYSES:
+            raise _Problem(where, unknown_name("analysis", name, ANALYSES))
+        settings = _mapping(settings, where, "a mapping with methods (and cases)")
+        _check_keys(settings, _ANALYSIS_KEYS[name], ("methods",), where)
+        aliases = settings["methods"]
+        if not isinstance(aliases, list) or not aliases:
+            raise _Problem(f"{where}.methods", f"expected a non-empty list of method aliases, got {_kind(aliases)}")
+        for i, alias in enumerate(aliases):
+            if not isinstance(alias, str) or alias not in methods:
+                raise _Problem(f"{where}.methods[{i}]", unknown_name("method alias", alias, methods))
+        chosen, worst = _analysis_cases(settings.get("cases", DEFAULT_ANALYSIS_CASES), cases, experiments,
+                                        f"{where}.cases")
+        k = None
+        if name == "sweep":
+            k = settings.get("k", list(DEFAULT_KS))
+            if not isinstance(k, list) or not k or not all(_is_number(v) for v in k):
+                raise _Problem(f"{where}.k", f"expected a non-empty list of numbers, got {_kind(k)}")
+            k = tuple(float(v) for v in k)
+        specs.append(AnalysisSpec(name, tuple(dict.fromkeys(methods[a] for a in aliases)), chosen, k, worst))
+    return tuple(specs)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _analysis_cases(value: Any, cases: tuple[str, ...], experiments: Sequence[Experiment],
+                    where: str) -> tuple[tuple[str, ...], tuple[int, str] | None]:
+    if isinstance(value, Mapping):
+        _check_keys(value, ("worst", "experiment"), ("worst", "experiment"), where)
+        n, experiment = value["worst"], value["experiment"]
+        if not _is_int(n) or not 1 <= n <= len(cases):
+            raise _Problem(f"{where}.worst", f"expected a number of cases from 1 to {len(cases)}, got {n!r}")
+        ids = [e.id for e in experiments]
+        if experiment not in ids:
+            raise _Problem(f"{where}.experiment", unknown_name("experiment id", experiment, ids))
+        return (), (n, experiment)
+    if _is_int(value):
+        if not 1 <= value <= len(cases):
+            raise _Problem(where, f"asks for {value} case(s); the protocol has {len(cases)}: give 1 to {len(cases)}")
+        return cases[:value], None
+    if not isinstance(value, list) or not value:
+        raise _Problem(where, "expected a number of cases, a list of case ids or {worst: N, experiment: ID}, got "
+                              f"{_kind(value)}")
+    return _case_list(value, cases, where, "among the protocol's cases"), None

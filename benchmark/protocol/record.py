@@ -1,0 +1,95 @@
+"""The protocol record ``OUT/protocol.json``: what was run, and the check that a results
+folder holds this protocol's results and no other's."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from benchmark.protocol.schema import PROTOCOL_FILE, Protocol
+
+# protocol.json entries that do not change results: a re-run may change them.
+_DESCRIPTIVE = ("title", "source", "methods", "started", "resumed")
+
+
+def protocol_record(protocol: Protocol, device: str = "cpu") -> dict[str, Any]:
+    """The content of ``OUT/protocol.json``: the experiments as the report reads them
+    (id, label, folder, method, user, mode, rounds, target_dice, in order), the analyses'
+    names, and every setting that decides the results."""
+    return {
+        "name": protocol.name,
+        "title": protocol.title,
+        "source": str(protocol.source),
+        "data": str(protocol.data),
+        "layout": protocol.layout,
+        "case_selection": protocol.case_selection,
+        "cases": list(protocol.cases),
+        "seed": protocol.seed,
+        "hd95": protocol.hd95,
+        "initial": str(protocol.initial) if protocol.initial else None,
+        "device": device,
+        "methods": dict(protocol.methods),
+        "experiments": [
+            {"id": e.id, "label": e.label, "folder": e.folder, "method": e.method, "user": e.user,
+             "mode": e.mode, "rounds": e.rounds, "target_dice": e.target_dice}
+            for e in protocol.experiments
+        ],
+        "analyses": [a.name for a in protocol.analyses],
+        "analysis_settings": {a.name: a.settings() for a in protocol.analyses},
+    }
+
+
+def _results_part(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of a protocol record that decide results (labels and titles do not)."""
+    part = {k: v for k, v in record.items() if k not in _DESCRIPTIVE}
+    part["experiments"] = [{k: v for k, v in e.items() if k != "label"} for e in record.get("experiments", [])]
+    return part
+
+
+def protocol_changes(protocol: Protocol, out: Path, device: str = "cpu") -> list[str]:
+    """The settings that decide results in which ``out``'s protocol.json differs from
+    ``protocol`` (sorted keys); empty when they agree or ``out`` holds no protocol yet."""
+    path = Path(out) / PROTOCOL_FILE
+    if not path.exists():
+        return []
+    before, after = _results_part(json.loads(path.read_text())), _results_part(protocol_record(protocol, device))
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def write_protocol_record(protocol: Protocol, out: Path, device: str = "cpu") -> Path:
+    """Write ``OUT/protocol.json``, refusing a folder that holds a different protocol's results.
+
+    A re-run of the same protocol (labels, title and aliases may change) keeps the first
+    start time and appends the time to ``resumed``.
+
+    Raises:
+        ValueError: the folder's protocol.json differs in something that decides results.
+    """
+    path = Path(out) / PROTOCOL_FILE
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    record = protocol_record(protocol, device)
+    differ = protocol_changes(protocol, out, device)
+    if differ:
+        raise ValueError(
+            f"{path}: this folder holds the results of a different protocol (differs in: {', '.join(differ)}); "
+            "write to another --out folder or delete this one"
+        )
+    if path.exists():
+        old = json.loads(path.read_text())
+        record.update(started=old.get("started", now), resumed=[*old.get("resumed", []), now])
+    else:
+        record["started"] = now
+    write_json(path, record)
+    return path
+
+
+def write_json(path: Path, content: Any) -> None:
+    """Write atomically (a temporary file beside it, then renamed): a killed run leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(content, indent=2))
+    os.replace(tmp, path)
