@@ -199,7 +199,8 @@ def find(kind: str, name: str) -> Plugin:
     plugins = registered(kind).get(name)
     if not plugins:
         names = list(registered(kind))
-        hint = "" if names else f" (simedit's own {kind}s are registered when simedit is installed: pip install -e .)"
+        hint = (f" (simedit's own {kind}s are registered when simedit is installed: pip install -e .)" if not names
+                else "; an entry point just added to a pyproject.toml is known once its package is installed again")
         raise PluginError(unknown_name(kind, name, names) + f"; or give an import path module:attribute{hint}")
     if len(plugins) > 1:
         who = ", ".join(f"{p.target} from {p.distribution} {p.version}" for p in plugins)
