@@ -253,8 +253,7 @@ def _argument(plugin: Plugin, factory: Any, spec: Spec, workdir: Path) -> str:
     if kind in ("file", "folder", "command") and not arg:
         raise PluginError(f"{plugin.label} needs a {kind} after '=': {usage or f'{plugin.name}=...'}")
     if kind in ("file", "folder"):
-        path = Path(arg).expanduser()
-        path = path if path.is_absolute() else workdir / path
+        path = _absolute(arg, workdir)
         if not (path.is_file() if kind == "file" else path.is_dir()):
             raise PluginError(f"{plugin.label}: {path} is not a {kind} (relative paths start at {workdir}); "
                               f"write {usage or f'{plugin.name}=PATH'}")
@@ -262,15 +261,27 @@ def _argument(plugin: Plugin, factory: Any, spec: Spec, workdir: Path) -> str:
     return spec.arg
 
 
+def _absolute(arg: str, workdir: Path | None) -> Path:
+    """A path argument, relative ones resolved against ``workdir`` (None: the current folder)."""
+    path = Path(arg.strip()).expanduser()
+    return path if path.is_absolute() else Path(workdir or Path.cwd()) / path
+
+
+def _resolve(spec: str, workdir: Path) -> tuple[Spec, str, Plugin, Any]:
+    """(parsed spec, checked argument, plug-in, factory) of a method spec."""
+    parsed = parse_method_spec(spec)
+    plugin = find("method", parsed.name)
+    factory = plugin.load()
+    arg = _argument(plugin, factory, parsed, workdir)
+    _check_options(plugin, factory, parsed.options, skip=1)
+    return parsed, arg, plugin, factory
+
+
 def resolve_method(spec: str, workdir: Path | None = None) -> tuple[str, Plugin, Any]:
     """Check a method spec without building the method: the plug-in exists, its argument
     and option names are right. Returns the spec with a file or folder argument made
     absolute, the plug-in and its factory."""
-    parsed = parse_method_spec(spec)
-    plugin = find("method", parsed.name)
-    factory = plugin.load()
-    arg = _argument(plugin, factory, parsed, Path(workdir or Path.cwd()).resolve())
-    _check_options(plugin, factory, parsed.options, skip=1)
+    parsed, arg, plugin, factory = _resolve(spec, Path(workdir or Path.cwd()).resolve())
     if arg == parsed.arg:
         return spec, plugin, factory
     head = spec.strip()[: len(spec.strip()) - len(parsed.arg)]  # NAME[OPTIONS]=
@@ -280,9 +291,8 @@ def resolve_method(spec: str, workdir: Path | None = None) -> tuple[str, Plugin,
 def make_method(spec: str, options: MethodOptions = MethodOptions()) -> Method:
     """Build the method a spec names (see :mod:`benchmark.specs`) and check it."""
     workdir = Path(options.workdir or Path.cwd()).resolve()
-    resolved, plugin, factory = resolve_method(spec, workdir)
-    parsed = parse_method_spec(resolved)
-    context = MethodContext(parsed.name, parsed.arg, options.device, options.initial, options.threads, workdir)
+    parsed, arg, plugin, factory = _resolve(spec, workdir)
+    context = MethodContext(parsed.name, arg, options.device, options.initial, options.threads, workdir)
     return check_method(_call(plugin, factory, context, **parsed.options), plugin.label)
 
 
@@ -355,8 +365,7 @@ def checkpoint_digests(specs: Iterable[str], workdir: Path | None = None) -> dic
     for spec in specs:
         parsed = parse_method_spec(spec)
         kind = getattr(find("method", parsed.name).load(), "argument", "any")
-        path = Path(parsed.arg.strip()).expanduser()
-        path = path if path.is_absolute() or not parsed.arg else Path(workdir or Path.cwd()) / path
+        path = _absolute(parsed.arg, workdir)
         if parsed.arg and kind in ("file", "any") and path.is_file():
             digests[spec] = file_digest(path)
         elif parsed.arg and kind == "folder" and path.is_dir():
