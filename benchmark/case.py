@@ -27,6 +27,11 @@ class CaseImage:
         spacing: voxel size in mm along X, Y, Z.
         affine: float64 [4, 4] voxel-to-world matrix of the canonical arrays.
         modalities: channel names, e.g. ("flair", "t1", "t1ce", "t2").
+        orientation: float [3, 2], nibabel's orientation of the file the case was read
+            from (row i: the canonical axis file axis i became, and its flip); identity
+            for a file already in RAS+ or a case made in memory. Rules defined on the
+            file's own voxel grid (the CVPR 2025 challenge's) use it to undo the
+            reorientation (:func:`benchmark.io.orientation.to_file_zyx`).
     """
 
     case_id: str
@@ -34,6 +39,7 @@ class CaseImage:
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
     affine: np.ndarray = field(default_factory=lambda: np.eye(4))
     modalities: tuple[str, ...] = ("flair", "t1", "t1ce", "t2")
+    orientation: np.ndarray = field(default_factory=lambda: np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]]))
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -78,6 +84,6 @@ class Case(CaseImage):
 
     def without_label(self) -> CaseImage:
         """The label-free view handed to methods."""
-        return CaseImage(self.case_id, self.image, self.spacing, self.affine, self.modalities)
+        return CaseImage(self.case_id, self.image, self.spacing, self.affine, self.modalities, self.orientation)
 
 

@@ -1,4 +1,4 @@
-"""User edits (the paper's three tools), their history, and their encoding as channels.
+"""User edits (the paper's three tools and a box prompt), their history, and their encoding as channels.
 
 Sign convention: ``positive=True`` means "this is tumour" (fixes under-segmentation,
 channel value +1); ``positive=False`` means "this is not tumour" (fixes
@@ -12,7 +12,10 @@ from typing import Any, ClassVar, Iterable, Union
 
 import numpy as np
 
-TOOLS = ("selection", "brush", "adjustment")
+TOOLS = ("selection", "brush", "adjustment", "box")
+
+#: The seed paper's three tools, the ones its editing network is trained on and encodes.
+PAPER_TOOLS = ("selection", "brush", "adjustment")
 
 #: Channel order of :func:`encode`.
 CHANNELS = ("selection", "brush", "adjustment")
@@ -115,7 +118,81 @@ class Adjustment:
         return {"tool": self.tool, "k": self.k}
 
 
-Edit = Union[Click, Stroke, Adjustment]
+@dataclass(frozen=True)
+class Box:
+    """Box tool: a 3D box of voxels, or a 2D box on one slice (the CVPR 2025 challenge's prompt).
+
+    Positive: "the tumour lies in here"; negative: "nothing in here is tumour".
+
+    Attributes:
+        lower, upper: inclusive corners (x, y, z), indices into the canonical arrays,
+            ``lower <= upper`` on every axis.
+        plane: ``(axis, index)`` of the slice the box was drawn on (the challenge draws
+            its 2D box on the middle slice of the z range and extends it over that range),
+            or None. ``lower[axis] <= index <= upper[axis]``.
+
+    A box one voxel thick along an axis (``lower[a] == upper[a]``) is a 2D box on that
+    slice (:meth:`flat_axis`); :meth:`rectangle` is the 2D box of the drawn plane, what
+    methods that take 2D boxes (nnInteractive) are given.
+    """
+
+    lower: tuple[int, int, int]
+    upper: tuple[int, int, int]
+    positive: bool = True
+    plane: tuple[int, int] | None = None
+    tool: ClassVar[str] = "box"
+
+    def __post_init__(self) -> None:
+        lower, upper = (tuple(int(c) for c in corner) for corner in (self.lower, self.upper))
+        if len(lower) != 3 or len(upper) != 3:
+            raise ValueError(f"a box needs two corners of 3 voxel indices (x, y, z), got {self.lower!r}, {self.upper!r}")
+        if any(a > b for a, b in zip(lower, upper)):
+            raise ValueError(f"a box's lower corner {lower} must not exceed its upper corner {upper} on any axis")
+        plane = None if self.plane is None else tuple(int(c) for c in self.plane)
+        if plane is not None and (len(plane) != 2 or plane[0] not in (0, 1, 2)
+                                  or not lower[plane[0]] <= plane[1] <= upper[plane[0]]):
+            raise ValueError(f"a box's plane must be (axis 0-2, index within the box), got {self.plane!r} for "
+                             f"corners {lower}, {upper}")
+        object.__setattr__(self, "lower", lower)
+        object.__setattr__(self, "upper", upper)
+        object.__setattr__(self, "positive", bool(self.positive))
+        object.__setattr__(self, "plane", plane)
+
+    @property
+    def voxels(self) -> np.ndarray:
+        """int [2, 3]: the two corners (for bounds checks)."""
+        return np.asarray([self.lower, self.upper], dtype=np.intp)
+
+    @property
+    def slices(self) -> tuple[slice, slice, slice]:
+        """The box as index slices into [X, Y, Z] arrays."""
+        return tuple(slice(a, b + 1) for a, b in zip(self.lower, self.upper))  # type: ignore[return-value]
+
+    @property
+    def flat_axis(self) -> int | None:
+        """The axis along which the box is one voxel thick (the last such), or None for a 3D box."""
+        flat = [a for a in range(3) if self.lower[a] == self.upper[a]]
+        return flat[-1] if flat else None
+
+    def rectangle(self) -> "Box":
+        """The 2D box on :attr:`plane` (or on the middle axial slice when there is none)."""
+        axis, index = self.plane if self.plane is not None else (2, (self.lower[2] + self.upper[2]) // 2)
+        lower, upper = list(self.lower), list(self.upper)
+        lower[axis] = upper[axis] = index
+        return Box(tuple(lower), tuple(upper), self.positive, (axis, index))  # type: ignore[arg-type]
+
+    def mask(self, shape: tuple[int, int, int]) -> np.ndarray:
+        """bool [X, Y, Z], True inside the box (clipped to ``shape``)."""
+        out = np.zeros(shape, bool)
+        out[self.slices] = True
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tool": self.tool, "lower": list(self.lower), "upper": list(self.upper), "positive": self.positive,
+                "plane": None if self.plane is None else list(self.plane)}
+
+
+Edit = Union[Click, Stroke, Adjustment, Box]
 
 
 def edit_from_json(d: dict[str, Any]) -> Edit:
@@ -127,6 +204,10 @@ def edit_from_json(d: dict[str, Any]) -> Edit:
         return Stroke(np.asarray(d["voxels"], dtype=np.intp).reshape(-1, 3), bool(d["positive"]))
     if tool == "adjustment":
         return Adjustment(float(d["k"]))
+    if tool == "box":
+        plane = d.get("plane")
+        return Box(tuple(d["lower"]), tuple(d["upper"]), bool(d.get("positive", True)),
+                   None if plane is None else tuple(plane))
     raise ValueError(f"unknown edit tool {tool!r}; expected one of {TOOLS}")
 
 

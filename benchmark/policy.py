@@ -20,6 +20,9 @@ class RoundState:
         history: the edits made so far (round 1 first).
         round: the number of the round about to be proposed (1 for the first edits).
         spacing: voxel size in mm along X, Y, Z.
+        orientation: float [3, 2], the case file's nibabel orientation (see
+            :attr:`benchmark.case.CaseImage.orientation`), for rules defined on the file's
+            own voxel grid; identity for cases made in memory.
     """
 
     label: np.ndarray
@@ -27,6 +30,7 @@ class RoundState:
     history: EditHistory = field(default_factory=EditHistory)
     round: int = 1
     spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    orientation: np.ndarray = field(default_factory=lambda: np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]]))
 
     def __post_init__(self) -> None:
         if self.label.shape != self.prediction.shape or self.label.ndim != 3:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.case import Case
-from benchmark.edits import Adjustment, Click, Edit, EditHistory, Stroke
+from benchmark.edits import Adjustment, Box, Click, Edit, EditHistory, Stroke
 from benchmark.method import Method
 from benchmark.metrics import dice, hd95
 from benchmark.policy import Policy, RoundState
@@ -115,17 +115,17 @@ def check_edits(proposed: object, shape: tuple[int, ...], who: str) -> tuple[Edi
     """A user's proposal as a tuple of edits inside the volume.
 
     Raises:
-        TypeError: not a list of :data:`benchmark.edits.Edit` (Click, Stroke, Adjustment).
-        ValueError: a click or stroke voxel outside the volume.
+        TypeError: not a list of :data:`benchmark.edits.Edit` (Click, Stroke, Adjustment, Box).
+        ValueError: a click or stroke voxel, or a box corner, outside the volume.
     """
     if proposed is None or isinstance(proposed, (str, bytes, dict)) or not hasattr(proposed, "__iter__"):
         raise TypeError(f"{who} proposed {type(proposed).__name__}; propose must return a list of edits "
                         "([] when it has nothing to fix)")
     edits = tuple(proposed)
     for edit in edits:
-        if not isinstance(edit, (Click, Stroke, Adjustment)):
+        if not isinstance(edit, (Click, Stroke, Adjustment, Box)):
             raise TypeError(f"{who} proposed a {type(edit).__name__} ({edit!r:.80}); an edit is a "
-                            "benchmark.edits.Click, Stroke or Adjustment")
+                            "benchmark.edits.Click, Stroke, Adjustment or Box")
         if not isinstance(edit, Adjustment):
             outside = ((edit.voxels < 0) | (edit.voxels >= np.asarray(shape))).any(axis=1)
             if outside.any():
@@ -171,7 +171,7 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
         if config.target_dice is not None and rows[-1].dice >= config.target_dice:
             stop = "target"
             break
-        state = RoundState(case.label, pred, history, r, case.spacing)
+        state = RoundState(case.label, pred, history, r, case.spacing, case.orientation)
         t0 = time.perf_counter()
         edits = check_edits(user.propose(state, rng), shape, f"user {user_name or user.name!r}")
         user_ms = (time.perf_counter() - t0) * 1e3

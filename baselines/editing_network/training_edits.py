@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.edits import TOOLS, Edit, EditHistory
+from benchmark.edits import PAPER_TOOLS, Edit, EditHistory
 from benchmark.policy import RoundState
 from benchmark.registry import make_user
 
@@ -72,17 +72,17 @@ def simulate_tool_edits(
             ``{"selection": {"min_size": 100.0}}``); the training-mode defaults otherwise.
 
     Returns:
-        {tool: edits} for every tool of ``benchmark.edits.TOOLS`` (possibly empty).
+        {tool: edits} for every tool of ``benchmark.edits.PAPER_TOOLS`` (possibly empty).
     """
     state = RoundState(label, prediction, EditHistory(), 1, spacing)
     options = options or {}
-    return {tool: tuple(make_user(tool, "train", **options.get(tool, {})).propose(state, rng)) for tool in TOOLS}
+    return {tool: tuple(make_user(tool, "train", **options.get(tool, {})).propose(state, rng)) for tool in PAPER_TOOLS}
 
 
 def draw_tools(rng: np.random.Generator, tool_p: float) -> tuple[str, ...]:
     """A random subset of the tools, each kept with probability ``tool_p`` (the empty
     subset, a sample without edits, has probability (1 - tool_p) ** 3)."""
-    return tuple(tool for tool in TOOLS if rng.random() < tool_p)
+    return tuple(tool for tool in PAPER_TOOLS if rng.random() < tool_p)
 
 
 def sample_history(edits: ToolEdits, tools: tuple[str, ...]) -> EditHistory:

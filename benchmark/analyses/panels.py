@@ -27,7 +27,7 @@ from benchmark.analyses.driver import AnalysisFiles, Outcome, analyse_all
 from benchmark.analyses.slices import (SlicePanel, flair, largest_section, load_panels, most_changed_section,
                                        panels_arrays)
 from benchmark.case import Case
-from benchmark.edits import TOOLS, Adjustment, EditHistory
+from benchmark.edits import PAPER_TOOLS, Adjustment, EditHistory
 from benchmark.io import CaseRef
 from benchmark.method import Method
 from benchmark.metrics import dice
@@ -69,7 +69,7 @@ def panels_case(case: Case, method: Method, seed: int = 0) -> Outcome:
     rows = [{"case": case.case_id, "method": method.name, "tool": NO_EDITS, "n_edits": 0, "k": float("nan"), "z": z,
              "dice_before": score, "dice_after": score, "panel": 0}]
     panels, skipped = [SlicePanel.cut(z, volume, case.label, before, before)], []
-    for tool in TOOLS:
+    for tool in PAPER_TOOLS:
         if tool not in method.tools:
             skipped.append((tool, f"{method.name} does not accept the {tool} tool"))
             continue
@@ -124,7 +124,7 @@ def plot_panels(data: PanelsData, max_rows: int = 8):
     table = data.table
     pairs = list(dict.fromkeys(zip(table.case, table.method)))
     shown = pairs[:max_rows]
-    tools = [t for t in TOOLS if t in set(table.tool)]
+    tools = [t for t in PAPER_TOOLS if t in set(table.tool)]
     fig = Figure(figsize=(2.9 * (1 + len(tools)), 0.6 + 2.9 * max(1, len(shown))), layout="constrained")
     if not shown:
         fig.suptitle("Tools on the prediction without edits: no results", fontsize=11)

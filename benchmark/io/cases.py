@@ -160,6 +160,7 @@ def load_case(ref: CaseRef) -> Case:
         spacing=canonical_zooms(zooms, ornt),
         affine=affine @ inv_ornt_aff(ornt, labels.shape),
         modalities=tuple(ref.modalities),
+        orientation=ornt,
         label=raw_label > 0,
         raw_label=raw_label,
         source=ref.source,
