@@ -10,6 +10,14 @@ from benchmark.case import CaseImage
 from benchmark.edits import EditHistory
 
 
+class CallTimedOut(TimeoutError):
+    """Raised by a method whose call passed its time limit (after stopping the work).
+
+    The session records the round as timed out (``timed_out`` in rounds.csv) and goes
+    on as the protocol says (``on_timeout``), instead of failing the session.
+    """
+
+
 @runtime_checkable
 class Method(Protocol):
     """An editing method under test. It never sees the label.

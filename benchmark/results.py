@@ -21,7 +21,7 @@ import csv
 import io
 import json
 import os
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -50,6 +50,10 @@ class RoundRecord:
         forward_ms: of that, the network's forward passes alone, for methods that
             report it (attribute ``last_forward_ms``); NaN otherwise.
         volume_ml: predicted volume in millilitres.
+        nsd: normalised surface Dice at the protocol's tolerance (``metrics: {nsd: MM}``),
+            by the protocol's conventions; NaN when not asked for.
+        timed_out: 1 when the call passed the time limit (or the method said so) and its
+            prediction was replaced as ``on_timeout`` says, else 0.
     """
 
     case: str
@@ -65,6 +69,8 @@ class RoundRecord:
     model_ms: float
     forward_ms: float
     volume_ml: float
+    nsd: float = float("nan")
+    timed_out: int = 0
 
 
 @dataclass(frozen=True)
@@ -108,12 +114,13 @@ class ResultsWriter:
     def __init__(self, out_dir: Path | str) -> None:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        for name, columns in ((ROUNDS_FILE, ROUND_COLUMNS), (SESSIONS_FILE, SESSION_COLUMNS)):
+        for name, columns, record in ((ROUNDS_FILE, ROUND_COLUMNS, RoundRecord),
+                                      (SESSIONS_FILE, SESSION_COLUMNS, SessionRecord)):
             path = self.out_dir / name
             if not path.exists() or path.stat().st_size == 0:
                 _append(path, _csv_lines([columns]))
             else:
-                _check_header(path, columns)
+                _check_header(path, columns, record)
 
     def finished(self) -> set[SessionKey]:
         """Sessions whose last attempt finished with status ok."""
@@ -146,9 +153,24 @@ def _append(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
-def _check_header(path: Path, columns: tuple[str, ...]) -> None:
+def _check_header(path: Path, columns: tuple[str, ...], record: type) -> None:
+    """The file has ``columns``; a file of an older simedit whose columns are a prefix of
+    them is rewritten with the added columns at their defaults (NaN NSD, not timed out),
+    atomically, so its finished sessions stay finished."""
     with open(path, encoding="utf-8") as f:
         header = f.readline().strip().split(",")
+    defaults = {f.name: f.default for f in fields(record)}
+    added = columns[len(header):]
+    if tuple(header) == columns[:len(header)] and added and all(defaults[c] is not MISSING for c in added):
+        text = path.read_text(encoding="utf-8")
+        text = text[: text.rfind("\n") + 1]  # a line cut short by a killed run goes
+        rows = list(csv.reader(io.StringIO(text)))[1:]
+        fill = [defaults[c] for c in added]
+        upgraded = path.with_name(path.name + ".upgrading")
+        upgraded.write_text(_csv_lines([columns]) + _csv_lines(r + fill for r in rows if len(r) == len(header)),
+                            encoding="utf-8")
+        os.replace(upgraded, path)
+        return
     if tuple(header) != columns:
         raise ValueError(
             f"{path}: columns {header} do not match this version of simedit {list(columns)}; "

@@ -26,7 +26,7 @@ from benchmark.case import Case
 from benchmark.io import CaseRef, discover
 from benchmark.method import Method
 from benchmark.registry import (MethodOptions, checkpoint_digests, make_method, make_user, plugin_provenance,
-                                resolve_method, resolve_user)
+                                resolve_method, check_user)
 from benchmark.results import RUN_FILE, ResultsWriter, RoundRecord, SessionKey, SessionRecord
 from benchmark.session import SessionConfig, run_session
 from benchmark.specs import parse_method_spec
@@ -82,10 +82,15 @@ class RunConfig:
 
 
 def _results_part(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings that decide results: jobs and threads change only how fast a run goes."""
+    """The settings that decide results: jobs and threads change only how fast a run goes.
+    Session settings added since a folder was written count as their defaults there."""
     part = {k: v for k, v in config.items() if k != "jobs"}
     part["method_options"] = {k: v for k, v in part.get("method_options", {}).items() if k != "threads"}
+    part["session"] = {**_SESSION_DEFAULTS, **part.get("session", {})}
     return part
+
+
+_SESSION_DEFAULTS = json.loads(json.dumps(asdict(SessionConfig())))
 
 
 @dataclass(frozen=True)
@@ -208,7 +213,7 @@ def plan(config: RunConfig) -> tuple[list[tuple[CaseRef, list[tuple[str, str, st
     if len(set(config.users)) < len(config.users):
         raise ValueError(f"a user is given twice: {list(config.users)}")
     for user in config.users:
-        resolve_user(user, config.user_mode)
+        check_user(user, config.user_mode)
     names, broken = {}, {}
     for spec in config.methods:
         try:

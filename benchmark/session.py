@@ -7,6 +7,11 @@ round r:  user.propose(state) -> edits (none: stop)     history += edits
 stop:     Dice target reached, the user is done, or the round budget is spent
 ```
 
+A call that takes longer than ``time_limit_s`` (or raises
+:class:`~benchmark.method.CallTimedOut`) is marked ``timed_out`` and its prediction
+replaced: by the previous round's (``on_timeout="keep"``; an empty mask in round 0) or by
+an empty mask (``"empty"``, what the CVPR 2025 challenge scores for a missing output).
+
 The method gets the label-free :class:`~benchmark.case.CaseImage` and the edits of the
 tools it supports; edits of other tools stay in the user's history (the user made them)
 and are recorded as unsupported in the round's row.
@@ -22,10 +27,16 @@ import numpy as np
 
 from benchmark.case import Case
 from benchmark.edits import Adjustment, Box, Click, Edit, EditHistory, Stroke
-from benchmark.method import Method
-from benchmark.metrics import dice, hd95
+from benchmark.method import CallTimedOut, Method
+from benchmark.metrics import dice, hd95, surface_dice
 from benchmark.policy import Policy, RoundState
 from benchmark.results import RoundRecord
+
+
+#: Metric conventions a protocol may ask for.
+CONVENTIONS = ("simedit", "cvpr25")
+#: What replaces a prediction that passed the time limit.
+ON_TIMEOUT = ("keep", "empty")
 
 
 @dataclass(frozen=True)
@@ -37,17 +48,46 @@ class SessionConfig:
         target_dice: stop as soon as a prediction reaches this Dice (None: only the
             budget and the user end the session).
         hd95: compute HD95 per round (costs a distance transform per round).
+        nsd_mm: compute NSD per round at this tolerance in mm (None: not computed).
+        conventions: "simedit" (NSD counts surface voxels, as MONAI's default) or
+            "cvpr25" (the challenge's: DeepMind's area-weighted surface elements, NSD 0
+            when Dice <= 0.2; see :mod:`benchmark.challenge_scores`).
+        time_limit_s: wall-clock limit of one ``predict`` call (None: none).
+        on_timeout: "keep" (the previous prediction stands) or "empty" (an empty mask).
     """
 
     max_rounds: int = 5
     target_dice: float | None = None
     hd95: bool = True
+    nsd_mm: float | None = None
+    conventions: str = "simedit"
+    time_limit_s: float | None = None
+    on_timeout: str = "keep"
 
     def __post_init__(self) -> None:
         if self.max_rounds < 0:
             raise ValueError(f"max_rounds must be >= 0, got {self.max_rounds}")
         if self.target_dice is not None and not 0.0 < self.target_dice <= 1.0:
             raise ValueError(f"target_dice must lie in (0, 1], got {self.target_dice}")
+        if self.nsd_mm is not None and not (np.isfinite(self.nsd_mm) and self.nsd_mm >= 0):
+            raise ValueError(f"nsd_mm must be a tolerance >= 0 in mm, got {self.nsd_mm!r}")
+        if self.conventions not in CONVENTIONS:
+            raise ValueError(f"conventions must be one of {', '.join(CONVENTIONS)}, got {self.conventions!r}")
+        if self.time_limit_s is not None and not (np.isfinite(self.time_limit_s) and self.time_limit_s > 0):
+            raise ValueError(f"time_limit_s must be a positive number of seconds, got {self.time_limit_s!r}")
+        if self.on_timeout not in ON_TIMEOUT:
+            raise ValueError(f"on_timeout must be one of {', '.join(ON_TIMEOUT)}, got {self.on_timeout!r}")
+
+    def nsd(self, pred: np.ndarray, label: np.ndarray, spacing: tuple[float, float, float], dsc: float) -> float:
+        """This round's NSD by the configured conventions (NaN when not asked for)."""
+        if self.nsd_mm is None:
+            return float("nan")
+        if self.conventions == "cvpr25":
+            from benchmark.challenge_scores import challenge_nsd  # the surfel tables load only when asked for
+
+            return challenge_nsd(dsc, pred, label, spacing, self.nsd_mm)
+        return surface_dice(pred, label, spacing, self.nsd_mm)
+
 
 
 @dataclass(frozen=True)
@@ -103,12 +143,31 @@ def as_mask(pred: object, shape: tuple[int, ...], who: str) -> np.ndarray:
                     "probabilities > 0.5, or label == 1)")
 
 
-def _predict(method: Method, image, history: EditHistory, shape) -> tuple[np.ndarray, float, float]:
+@dataclass(frozen=True, eq=False)
+class Call:
+    """One ``predict`` call: its mask (bool [X, Y, Z]), times in ms, and whether it timed out."""
+
+    mask: np.ndarray
+    model_ms: float
+    forward_ms: float
+    timed_out: bool = False
+
+
+def _predict(method: Method, image, history: EditHistory, shape, config: SessionConfig,
+             previous: np.ndarray | None) -> Call:
     t0 = time.perf_counter()
-    pred = method.predict(image, history)
+    said_timed_out, pred = False, None
+    try:
+        pred = method.predict(image, history)
+    except CallTimedOut:
+        said_timed_out = True
     ms = (time.perf_counter() - t0) * 1e3
     forward_ms = float(getattr(method, "last_forward_ms", float("nan")))
-    return as_mask(pred, shape, f"method {method.name!r}"), ms, forward_ms
+    limit = config.time_limit_s
+    if said_timed_out or (limit is not None and ms > limit * 1e3):
+        kept = previous if config.on_timeout == "keep" and previous is not None else np.zeros(shape, bool)
+        return Call(kept, ms, forward_ms, True)
+    return Call(as_mask(pred, shape, f"method {method.name!r}"), ms, forward_ms)
 
 
 def check_edits(proposed: object, shape: tuple[int, ...], who: str) -> tuple[Edit, ...]:
@@ -153,19 +212,23 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
     history = EditHistory()  # everything the user did
     supported = EditHistory()  # what the method is given
 
-    def row(r: int, pred: np.ndarray, edits: tuple[Edit, ...], user_ms: float, times: tuple[float, float]) -> RoundRecord:
+    def row(r: int, call: Call, edits: tuple[Edit, ...], user_ms: float) -> RoundRecord:
+        pred = call.mask
+        score = dice(pred, case.label)
         return RoundRecord(
             case=case.case_id, method=method.name, user=user_name or user.name, round=r,
-            dice=dice(pred, case.label),
+            dice=score,
             hd95=hd95(pred, case.label, case.spacing) if config.hd95 else float("nan"),
             n_edits=len(history), tools=";".join(e.tool for e in edits),
             unsupported=";".join(e.tool for e in edits if e.tool not in method.tools),
-            user_ms=user_ms, model_ms=times[0], forward_ms=times[1],
+            user_ms=user_ms, model_ms=call.model_ms, forward_ms=call.forward_ms,
             volume_ml=np.count_nonzero(pred) * voxel_ml,
+            nsd=config.nsd(pred, case.label, case.spacing, score), timed_out=int(call.timed_out),
         )
 
-    pred, *times = _predict(method, image, supported, shape)
-    rows = [row(0, pred, (), 0.0, tuple(times))]
+    call = _predict(method, image, supported, shape, config, None)
+    pred = call.mask
+    rows = [row(0, call, (), 0.0)]
     stop = "budget"
     for r in range(1, config.max_rounds + 1):
         if config.target_dice is not None and rows[-1].dice >= config.target_dice:
@@ -180,8 +243,9 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
             break
         history = history.add(edits)
         supported = supported.add(e for e in edits if e.tool in method.tools)
-        pred, *times = _predict(method, image, supported, shape)
-        rows.append(row(r, pred, edits, user_ms, tuple(times)))
+        call = _predict(method, image, supported, shape, config, pred)
+        pred = call.mask
+        rows.append(row(r, call, edits, user_ms))
     else:
         if config.target_dice is not None and rows[-1].dice >= config.target_dice:
             stop = "target"

@@ -17,11 +17,13 @@ from benchmark.io import LAYOUTS, discover
 from benchmark.names import unknown_name
 from benchmark.protocol.schema import ANALYSES, CASE_SELECTIONS, DEFAULT_ANALYSIS_CASES, DEFAULT_KS, AnalysisSpec, \
     Experiment, Protocol
-from benchmark.registry import MODES, PluginError, resolve_method, resolve_user, trained_cases
+from benchmark.registry import MODES, PluginError, check_user, resolve_method, trained_cases
+from benchmark.session import CONVENTIONS, ON_TIMEOUT
 
-_TOP_KEYS = ("name", "title", "data", "layout", "cases", "seed", "metrics", "initial", "methods", "experiments",
-             "analyses")
-_EXPERIMENT_KEYS = ("id", "label", "method", "user", "mode", "rounds", "target_dice")
+_TOP_KEYS = ("name", "title", "data", "layout", "cases", "seed", "metrics", "initial", "time_limit_s", "on_timeout",
+             "methods", "experiments", "analyses")
+_EXPERIMENT_KEYS = ("id", "label", "method", "user", "mode", "rounds", "target_dice", "time_limit_s", "on_timeout")
+_METRIC_KEYS = ("hd95", "nsd", "conventions")
 _ANALYSIS_KEYS = {"sweep": ("methods", "cases", "k"), "robustness": ("methods", "cases"), "panels": ("methods", "cases")}
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 _ID = re.compile(r"[a-z0-9_-]+")
@@ -121,20 +123,38 @@ def _parse(raw: Any, source: Path, base: Path) -> Protocol:
     seed = top.get("seed", 0)
     if not _is_int(seed) or seed < 0:
         raise _Problem("seed", f"expected an integer >= 0, got {seed!r}")
-    metrics = _mapping(top.get("metrics", {}), "metrics", "{hd95: true|false}")
-    _check_keys(metrics, ("hd95",), (), "metrics")
+    metrics = _mapping(top.get("metrics", {}), "metrics", "{hd95: true|false, nsd: MM, conventions: simedit|cvpr25}")
+    _check_keys(metrics, _METRIC_KEYS, (), "metrics")
     hd95 = metrics.get("hd95", True)
     if not isinstance(hd95, bool):
         raise _Problem("metrics.hd95", f"expected true or false, got {hd95!r}")
+    nsd = metrics.get("nsd")
+    if nsd is not None and not (_is_number(nsd) and nsd >= 0):
+        raise _Problem("metrics.nsd", f"expected the NSD tolerance in mm (e.g. 2.0) or null, got {_kind(nsd)}")
+    conventions = metrics.get("conventions", "simedit")
+    if conventions not in CONVENTIONS:
+        raise _Problem("metrics.conventions", unknown_name("conventions", conventions, CONVENTIONS))
+    limits = _time_limit(top, "", None, "keep")
     initial = top.get("initial")
     if initial is not None:
         initial = _folder(initial, base, "initial", "the folder of first masks <case_id>.nii.gz")
     methods = _methods(top["methods"], base)
     selection, cases = _cases(top.get("cases", "held-out"), all_cases, methods, data)
-    experiments = _experiments(top["experiments"], methods)
+    experiments = _experiments(top["experiments"], methods, limits)
     analyses = _analyses(top.get("analyses", {}), methods, cases, experiments)
     return Protocol(name, title, source, data, layout, selection, cases, seed, hd95, initial, methods,
-                    experiments, analyses, base)
+                    experiments, analyses, base, None if nsd is None else float(nsd), conventions)
+
+
+def _time_limit(entry: Mapping[str, Any], where: str, limit: float | None, on_timeout: str) -> tuple[float | None, str]:
+    """``(time_limit_s, on_timeout)`` of ``entry``, each defaulting to the given one."""
+    limit = entry.get("time_limit_s", limit)
+    if limit is not None and not (_is_number(limit) and limit > 0):
+        raise _Problem(_join(where, "time_limit_s"), f"expected seconds per prediction (> 0) or null, got {_kind(limit)}")
+    on_timeout = entry.get("on_timeout", on_timeout)
+    if on_timeout not in ON_TIMEOUT:
+        raise _Problem(_join(where, "on_timeout"), unknown_name("on_timeout", on_timeout, ON_TIMEOUT))
+    return None if limit is None else float(limit), on_timeout
 
 
 def _check_keys(mapping: Mapping[str, Any], allowed: Sequence[str], required: Sequence[str], where: str) -> None:
@@ -236,7 +256,7 @@ def _case_list(value: list[Any], valid: Sequence[str], where: str, context: str)
     return tuple(sorted(value))
 
 
-def _experiments(value: Any, methods: Mapping[str, str]) -> tuple[Experiment, ...]:
+def _experiments(value: Any, methods: Mapping[str, str], limits: tuple[float | None, str]) -> tuple[Experiment, ...]:
     if not isinstance(value, list) or not value:
         raise _Problem("experiments", f"expected a non-empty list of experiments, got {_kind(value)}")
     experiments: list[Experiment] = []
@@ -244,7 +264,7 @@ def _experiments(value: Any, methods: Mapping[str, str]) -> tuple[Experiment, ..
         where = f"experiments[{i}]"
         entry = _mapping(entry, where, "a mapping with id, method, user, rounds")
         _check_keys(entry, _EXPERIMENT_KEYS, ("id", "method", "user", "rounds"), where)
-        experiment = _experiment(entry, where, methods)
+        experiment = _experiment(entry, where, methods, limits)
         for j, other in enumerate(experiments):
             for key in ("id", "label"):
                 if getattr(other, key) == getattr(experiment, key):
@@ -254,7 +274,8 @@ def _experiments(value: Any, methods: Mapping[str, str]) -> tuple[Experiment, ..
     return tuple(experiments)
 
 
-def _experiment(entry: Mapping[str, Any], where: str, methods: Mapping[str, str]) -> Experiment:
+def _experiment(entry: Mapping[str, Any], where: str, methods: Mapping[str, str],
+                limits: tuple[float | None, str]) -> Experiment:
     id_ = entry["id"]
     if not isinstance(id_, str) or not _ID.fullmatch(id_):
         raise _Problem(f"{where}.id", f"{id_!r} must be a short slug of a-z, 0-9, '_' and '-' (it names a folder)")
@@ -267,7 +288,7 @@ def _experiment(entry: Mapping[str, Any], where: str, methods: Mapping[str, str]
         raise _Problem(f"{where}.mode", unknown_name("mode", mode, MODES))
     user = _string(entry["user"], f"{where}.user")
     try:
-        resolve_user(user, mode)
+        check_user(user, mode)
     except ValueError as error:
         raise _Problem(f"{where}.user", str(error)) from None
     rounds = entry["rounds"]
@@ -279,7 +300,7 @@ def _experiment(entry: Mapping[str, Any], where: str, methods: Mapping[str, str]
         if not _is_number(target) or not 0.0 < target <= 1.0:
             raise _Problem(f"{where}.target_dice", f"expected a Dice in (0, 1] or null, got {_kind(target)}")
         target = float(target)
-    return Experiment(id_, label, methods[alias], user, mode, rounds, target)
+    return Experiment(id_, label, methods[alias], user, mode, rounds, target, *_time_limit(entry, where, *limits))
 
 
 def _analyses(value: Any, methods: Mapping[str, str], cases: tuple[str, ...],

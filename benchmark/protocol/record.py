@@ -14,12 +14,15 @@ from benchmark.protocol.schema import PROTOCOL_FILE, Protocol
 
 # protocol.json entries that do not change results: a re-run may change them.
 _DESCRIPTIVE = ("title", "source", "methods", "started", "resumed")
+# Entries added after results folders existed, with the value every older folder had.
+_ADDED = {"nsd_mm": None, "conventions": "simedit"}
+_ADDED_PER_EXPERIMENT = {"time_limit_s": None, "on_timeout": "keep"}
 
 
 def protocol_record(protocol: Protocol, device: str = "cpu") -> dict[str, Any]:
     """The content of ``OUT/protocol.json``: the experiments as the report reads them
-    (id, label, folder, method, user, mode, rounds, target_dice, in order), the analyses'
-    names, and every setting that decides the results."""
+    (id, label, folder, method, user, mode, rounds, target_dice, time_limit_s, on_timeout,
+    in order), the analyses' names, and every setting that decides the results."""
     return {
         "name": protocol.name,
         "title": protocol.title,
@@ -30,12 +33,15 @@ def protocol_record(protocol: Protocol, device: str = "cpu") -> dict[str, Any]:
         "cases": list(protocol.cases),
         "seed": protocol.seed,
         "hd95": protocol.hd95,
+        "nsd_mm": protocol.nsd_mm,
+        "conventions": protocol.conventions,
         "initial": str(protocol.initial) if protocol.initial else None,
         "device": device,
         "methods": dict(protocol.methods),
         "experiments": [
             {"id": e.id, "label": e.label, "folder": e.folder, "method": e.method, "user": e.user,
-             "mode": e.mode, "rounds": e.rounds, "target_dice": e.target_dice}
+             "mode": e.mode, "rounds": e.rounds, "target_dice": e.target_dice, "time_limit_s": e.time_limit_s,
+             "on_timeout": e.on_timeout}
             for e in protocol.experiments
         ],
         "analyses": [a.name for a in protocol.analyses],
@@ -45,8 +51,9 @@ def protocol_record(protocol: Protocol, device: str = "cpu") -> dict[str, Any]:
 
 def _results_part(record: Mapping[str, Any]) -> dict[str, Any]:
     """The entries of a protocol record that decide results (labels and titles do not)."""
-    part = {k: v for k, v in record.items() if k not in _DESCRIPTIVE}
-    part["experiments"] = [{k: v for k, v in e.items() if k != "label"} for e in record.get("experiments", [])]
+    part = {**_ADDED, **{k: v for k, v in record.items() if k not in _DESCRIPTIVE}}
+    part["experiments"] = [{**_ADDED_PER_EXPERIMENT, **{k: v for k, v in e.items() if k != "label"}}
+                           for e in record.get("experiments", [])]
     return part
 
 

@@ -71,7 +71,9 @@ def run_config(protocol: Protocol, experiment: Experiment, out: Path, jobs: int 
     return RunConfig(
         data=protocol.data, out=Path(out) / experiment.folder, methods=(experiment.method,), users=(experiment.user,),
         user_mode=experiment.mode,
-        session=SessionConfig(max_rounds=experiment.rounds, target_dice=experiment.target_dice, hd95=protocol.hd95),
+        session=SessionConfig(max_rounds=experiment.rounds, target_dice=experiment.target_dice, hd95=protocol.hd95,
+                              nsd_mm=protocol.nsd_mm, conventions=protocol.conventions,
+                              time_limit_s=experiment.time_limit_s, on_timeout=experiment.on_timeout),
         seed=protocol.seed, jobs=jobs, layout=protocol.layout,
         method_options=MethodOptions(initial=protocol.initial, device=device, threads=threads,
                                      workdir=protocol.workdir),

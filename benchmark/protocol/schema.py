@@ -35,6 +35,9 @@ class Experiment:
         rounds: editing rounds after the initial prediction.
         target_dice: stop a session once its Dice reaches this; None: only the budget
             and the user end it.
+        time_limit_s: wall-clock limit of one prediction (None: none).
+        on_timeout: "keep" (the previous prediction stands) or "empty" (an empty mask,
+            the challenge's score for a missing output) for a call past the limit.
     """
 
     id: str
@@ -44,6 +47,8 @@ class Experiment:
     mode: str
     rounds: int
     target_dice: float | None
+    time_limit_s: float | None = None
+    on_timeout: str = "keep"
 
     @property
     def folder(self) -> str:
@@ -106,6 +111,8 @@ class Protocol:
         hd95: compute HD95 per round.
         methods: alias -> method spec (file and folder arguments absolute).
         workdir: the folder relative paths resolved against; external programs run there.
+        nsd_mm: NSD tolerance in mm computed per round (None: no NSD).
+        conventions: "simedit" or "cvpr25" (the challenge's NSD and its report table).
     """
 
     name: str
@@ -122,3 +129,5 @@ class Protocol:
     experiments: tuple[Experiment, ...]
     analyses: tuple[AnalysisSpec, ...]
     workdir: Path = Path(".")
+    nsd_mm: float | None = None
+    conventions: str = "simedit"

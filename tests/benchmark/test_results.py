@@ -3,6 +3,7 @@ import math
 import pytest
 
 from benchmark.results import (
+    ROUND_COLUMNS,
     ROUNDS_FILE,
     SESSIONS_FILE,
     ResultsWriter,
@@ -52,3 +53,16 @@ def test_foreign_table_is_refused(tmp_path):
     (tmp_path / SESSIONS_FILE).write_text("case,dice\n")
     with pytest.raises(ValueError, match="new folder"):
         ResultsWriter(tmp_path)
+
+
+def test_a_rounds_file_of_an_older_version_gains_the_new_columns_and_keeps_its_rows(tmp_path):
+    old_columns = [c for c in ROUND_COLUMNS if c not in ("nsd", "timed_out")]
+    assert list(ROUND_COLUMNS[:len(old_columns)]) == old_columns  # new columns come last
+    records = rows("c1", 3)
+    lines = [",".join(old_columns)] + [",".join(str(getattr(r, c)) for c in old_columns) for r in records]
+    (tmp_path / "rounds.csv").write_text("\n".join(lines) + "\n" + "c1,m,u,9,0.")  # and a line cut short
+    ResultsWriter(tmp_path)
+    back = read_rounds(tmp_path)
+    assert list(back.columns) == list(ROUND_COLUMNS) and len(back) == len(records)
+    assert back.nsd.isna().all() and (back.timed_out == 0).all()
+    assert back.dice.tolist() == [r.dice for r in records]

@@ -133,3 +133,63 @@ def test_a_reported_forward_time_is_recorded():
     r = run_session(case, Timed(case.label.shape), Scripted([[Click((20, 18, 14), True)]]), SessionConfig(),
                     np.random.default_rng(0))
     assert [row.forward_ms for row in r.rounds] == [3.5, 4.5]
+
+
+class Sleepy(Painter):
+    """Painter that takes ``delays[r]`` seconds in call r, or says it timed out (delay None)."""
+
+    def __init__(self, shape, delays):
+        super().__init__(shape)
+        self.delays = list(delays)
+
+    def predict(self, image, history):
+        import time
+
+        from benchmark.method import CallTimedOut
+
+        delay = self.delays[len(self.calls)]
+        mask = super().predict(image, history)
+        if delay is None:
+            raise CallTimedOut("stopped at its limit")
+        time.sleep(delay)
+        return mask
+
+
+@pytest.mark.parametrize("on_timeout", ["keep", "empty"])
+def test_a_call_past_the_time_limit_is_marked_and_replaced(on_timeout):
+    case = tumour_case()
+    clicks = [[Click((20, 18, 14), True)], [Click((12, 18, 14), True)], [Click((28, 18, 14), True)]]
+    method = Sleepy(case.label.shape, [0.0, 0.0, 0.3, None])
+    config = SessionConfig(max_rounds=3, time_limit_s=0.15, on_timeout=on_timeout)
+    result = run_session(case, method, Scripted(clicks), config, np.random.default_rng(0))
+    rows = result.rounds
+    assert [r.timed_out for r in rows] == [0, 0, 1, 1]
+    assert rows[2].model_ms >= 300
+    if on_timeout == "keep":  # round 1's prediction stands in for rounds 2 and 3
+        assert rows[2].dice == rows[3].dice == rows[1].dice and result.final_prediction.any()
+    else:  # an empty mask, as the challenge scores a missing output
+        assert rows[2].dice == rows[3].dice == 0.0 and not result.final_prediction.any()
+
+
+def test_nsd_is_recorded_per_round_only_when_asked_for():
+    from benchmark.metrics import surface_dice
+
+    case = tumour_case()
+    user = Scripted([[Click((20, 18, 14), True)]])
+    plain = run_session(case, Painter(case.label.shape), user, SessionConfig(max_rounds=1), np.random.default_rng(0))
+    assert np.isnan(plain.rounds[0].nsd)
+    user = Scripted([[Click((20, 18, 14), True)]])
+    asked = run_session(case, Painter(case.label.shape), user, SessionConfig(max_rounds=1, nsd_mm=2.0),
+                        np.random.default_rng(0))
+    first = ball(case.label.shape, (20, 18, 14), 5)
+    assert asked.rounds[0].nsd == pytest.approx(surface_dice(first, case.label, case.spacing, 2.0))
+    assert asked.rounds[1].nsd > asked.rounds[0].nsd
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("nsd_mm", -1.0, "nsd_mm must be a tolerance"), ("conventions", "brats", "conventions must be one of"),
+    ("time_limit_s", 0, "time_limit_s must be a positive"), ("on_timeout", "skip", "on_timeout must be one of"),
+])
+def test_bad_session_settings_are_refused(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        SessionConfig(**{field: value})

@@ -57,7 +57,8 @@ def test_run_protocol_end_to_end_resumes_and_refuses_a_changed_protocol(tmp_path
     assert record["name"] == "tiny" and record["source"] == str(tmp_path / "p.yaml")
     assert record["experiments"][1] == {"id": "b", "label": "(b) one edit", "folder": "experiments/b",
                                         "method": "manual-paint", "user": "multi:target_dice=0.99", "mode": "test",
-                                        "rounds": 1, "target_dice": None}
+                                        "rounds": 1, "target_dice": None, "time_limit_s": None,
+                                        "on_timeout": "keep"}
     assert [e["label"] for e in record["experiments"]] == ["(a) paint", "(b) one edit", "c"]
     assert record["analyses"] == ["sweep", "robustness", "panels"]
     assert record["cases"] == CASES[:2] and record["seed"] == 3
@@ -72,7 +73,9 @@ def test_run_protocol_end_to_end_resumes_and_refuses_a_changed_protocol(tmp_path
     first = [r[r["round"] == 0].set_index("case").dice for r in rounds.values()]
     assert first[0].equals(first[1]) and first[0].equals(first[2])  # one method, one initial prediction
     run_json = json.loads((out / "experiments" / "c" / "run.json").read_text())["config"]
-    assert run_json["seed"] == 3 and run_json["session"] == {"max_rounds": 2, "target_dice": None, "hd95": False}
+    assert run_json["seed"] == 3 and run_json["session"] == {"max_rounds": 2, "target_dice": None, "hd95": False,
+                                                             "nsd_mm": None, "conventions": "simedit",
+                                                             "time_limit_s": None, "on_timeout": "keep"}
 
     assert [(a.name, a.status) for a in summary.analyses] == [("sweep", "done"), ("robustness", "failed"),
                                                               ("panels", "failed")]
