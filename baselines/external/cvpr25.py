@@ -28,18 +28,18 @@ challenge writes (uncompressed ``np.savez``, where it compresses: the same for
 - ``prev_pred``: uint8 (z, y, x), this method's previous output for the case (the one
   for the same edits without the last round); 0/1.
 - ``boxes`` (a list of per-class dicts ``z_min, z_max, z_mid, z_mid_x_min, z_mid_y_min,
-  z_mid_x_max, z_mid_y_max``) only when the case has a box prompt; simedit has no box
-  edit yet (:func:`boxes` is where it goes).
+  z_mid_x_max, z_mid_y_max``) once the history holds a box (:func:`boxes`), in every
+  call from then on, as the challenge does.
 
 The program writes ``{outputs}/<case>.npz`` with ``segs``: (z, y, x) class labels, here
 0 and 1. A missing file or key, another shape or other values fail the call.
 
-Only selection edits exist in the challenge: the method declares tools {"selection"}, so
-a session records strokes and adjustments as unsupported. Round 0 has no click, and the
-challenge never runs a submission without a prompt: the method then returns, without
-running the program, the case's first mask from ``--initial DIR`` (``DIR/<case_id>.nii.gz``)
-when given, else an empty mask, and that mask is ``prev_pred`` of the first click. So
-does any history without a click. The time limit defaults to the challenge's 90 s per
+Clicks and boxes are the challenge's prompts: the method declares tools {"selection",
+"box"}, so a session records strokes and adjustments as unsupported. Round 0 has no
+prompt, and the challenge never runs a submission without one: the method then returns,
+without running the program, the case's first mask from ``--initial DIR``
+(``DIR/<case_id>.nii.gz``) when given, else an empty mask, and that mask is
+``prev_pred`` of the first prompt. So does any history without a click or a box. The time limit defaults to the challenge's 90 s per
 class. Case ids name the npz files, so they must be plain file names.
 """
 
@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.case import CaseImage
-from benchmark.edits import Click, EditHistory
+from benchmark.edits import Box, Click, EditHistory
 from benchmark.io import load_mask
 from benchmark.registry import MethodContext, method_factory
 from baselines.external.memory import CaseMemory
@@ -109,12 +109,23 @@ def clicks(history: EditHistory) -> tuple[list[dict[str, list]], list[list[str]]
 
 
 def boxes(history: EditHistory) -> list[dict[str, int]] | None:
-    """The ``boxes`` entry: one dict per class, or None when the case has no box.
+    """The ``boxes`` entry: one dict per class (here one), or None when the history has no box.
 
-    simedit has no box edit yet; when it does, its (x, y, z) corners map here to the
-    challenge's keys (z_min, z_max, z_mid and z_mid_x/y_min/max), and a box in the
-    history makes round 0 a real call, as in the challenge."""
-    return None
+    The last positive :class:`~benchmark.edits.Box` of the history, in the keys the
+    challenge writes, in the (z, y, x) axes of ``imgs``: ``z_min, z_max`` its axial
+    range, ``z_mid`` its drawn plane when that plane is axial (else the middle of the
+    range), ``z_mid_x_min, z_mid_y_min, z_mid_x_max, z_mid_y_max`` its extent along x and
+    y (inclusive, like all the challenge's corners). The challenge has no negative box:
+    those are not passed on.
+    """
+    positive = [e for e in history.edits if isinstance(e, Box) and e.positive]
+    if not positive:
+        return None
+    box = positive[-1]
+    (x0, y0, z0), (x1, y1, z1) = box.lower, box.upper
+    z_mid = box.plane[1] if box.plane is not None and box.plane[0] == 2 else (z0 + z1) // 2
+    return [{"z_min": z0, "z_max": z1, "z_mid": z_mid, "z_mid_x_min": x0, "z_mid_y_min": y0,
+             "z_mid_x_max": x1, "z_mid_y_max": y1}]
 
 
 def check_case_id(case_id: str, who: str) -> str:
@@ -146,14 +157,14 @@ class Cvpr25Method:
 
     Attributes:
         name: ``cvpr25:<program>-<digest>`` or the ``name`` option.
-        tools: {"selection"}.
+        tools: {"selection", "box"}.
         modality: the channel passed as ``imgs``.
         initial: folder of first masks (``--initial``), or None for empty ones.
         runner: runs the command.
         last_forward_ms: the program's wall time in the last predict (0 when not run).
     """
 
-    tools = frozenset({"selection"})
+    tools = frozenset({"selection", "box"})
 
     def __init__(self, name: str, runner: ProgramRunner, modality: str = "flair", initial: Path | None = None) -> None:
         self.name, self.runner, self.modality = name, runner, modality
@@ -201,11 +212,11 @@ class Cvpr25Method:
         return to_zyx(challenge_intensities(image.channel(self.modality)))
 
 
-@method_factory(argument="command", tools={"selection"},
+@method_factory(argument="command", tools={"selection", "box"},
                 usage="cvpr25[timeout_s=90,modality=flair,keep=true,name=NAME]=COMMAND with {inputs} and {outputs}")
 def make(context: MethodContext, *, timeout_s: float | None = TIME_LIMIT_S, modality: str = "flair",
          keep: bool = False, name: str | None = None) -> Cvpr25Method:
-    """A CVPR 2025 interactive 3D challenge submission (npz with imgs, clicks, prev_pred), run unchanged per click round.
+    """A CVPR 2025 interactive 3D challenge submission (npz with imgs, boxes, clicks, prev_pred), run unchanged per prompt round.
 
     ``imgs`` is one modality (``modality``, FLAIR by default) as the challenge's uint8 MR
     intensities; round 0 returns the --initial mask, else an empty one, without running

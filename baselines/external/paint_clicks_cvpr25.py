@@ -3,7 +3,9 @@
     cvpr25=python baselines/external/paint_clicks_cvpr25.py {inputs} {outputs}
 
 Reads every ``<inputs>/<case>.npz`` and writes ``<outputs>/<case>.npz`` with ``segs``.
-For each class, its clicks in ``clicks_order`` order: "fg" fills a ball of radius 5
+The box step (``boxes`` and no click yet): each class is the ellipsoid inscribed in its
+box (z range by the middle slice's x/y extent). For each class, its clicks in
+``clicks_order`` order: "fg" fills a ball of radius 5
 voxels with the class, "bg" erases the class there. The npz does not say which clicks
 are new, so all are painted, onto ``prev_pred``: a voxel is decided by the last click
 whose ball holds it, and ``prev_pred`` already is that for the earlier clicks, so the
@@ -28,11 +30,24 @@ def ball(shape, centre):
     return tuple(slice(a, b) for a, b in zip(lo, hi)), inside
 
 
+def ellipsoid(shape, box):
+    """bool (z, y, x): the ellipsoid inscribed in a challenge box dict (inclusive corners)."""
+    lo = np.array([box["z_min"], box["z_mid_y_min"], box["z_mid_x_min"]], float)
+    hi = np.array([box["z_max"], box["z_mid_y_max"], box["z_mid_x_max"]], float)
+    centre, radius = (lo + hi) / 2, (hi - lo) / 2 + 0.5
+    grids = np.ogrid[tuple(slice(0, n) for n in shape)]
+    return sum(((g - c) / r) ** 2 for g, c, r in zip(grids, centre, radius)) <= 1.0
+
+
 def main(inputs, outputs):
     for path in sorted(inputs.glob("*.npz")):
         data = np.load(path, allow_pickle=True)
         imgs = data["imgs"]
         segs = data["prev_pred"].astype(np.uint8) if "prev_pred" in data.files else np.zeros(imgs.shape, np.uint8)
+        if "boxes" in data.files and not any(len(kinds) for kinds in data["clicks_order"]):
+            segs = np.zeros(imgs.shape, np.uint8)
+            for label, box in enumerate(data["boxes"], start=1):
+                segs[ellipsoid(imgs.shape, box)] = label
         for label, (points, kinds) in enumerate(zip(data["clicks"], data["clicks_order"]), start=1):
             used = {"fg": 0, "bg": 0}
             for kind in kinds:

@@ -6,6 +6,8 @@ one argument, the placeholders are replaced inside tokens by the call's folders,
 nothing else is expanded (no globbing, pipes, variables or ``~``; other braces stay as
 they are). So no path and no case id ever passes through a shell. Where shell features
 are wanted, ask for a shell: ``sh -c 'cd model && python run.py "$0" "$1"' {inputs} {outputs}``.
+``{python}`` is the interpreter running simedit (``{python} -m mylab.predict {inputs}
+{outputs}``), for Python programs installed beside it.
 
 Each call gets ``<root>/call-NNNNNN/{inputs,outputs}`` under a temporary root of its own
 per method (``tempfile.mkdtemp(prefix="simedit-external-")``), whose names never hold
@@ -17,7 +19,9 @@ to outlive a call must detach itself with ``setsid``). After reading the output 
 call's folders are deleted, unless ``keep`` (for debugging) keeps them and says where.
 
 Every failure raises :class:`ExternalProgramError`, one line naming the method and the
-command, what went wrong, and the last lines of the program's stderr.
+command, what went wrong, and the last lines of the program's stderr. A time-out raises
+its subclass :class:`ProgramTimedOut`, also a :class:`~benchmark.method.CallTimedOut`:
+the session records that round as timed out and goes on, as the challenge does.
 """
 
 from __future__ import annotations
@@ -38,7 +42,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from benchmark.method import CallTimedOut
+
 PLACEHOLDERS = ("{inputs}", "{outputs}")
+#: Placeholder for the Python interpreter running simedit, as a command's program: a
+#: Python program then runs in simedit's environment without ``python`` on PATH, and
+#: the command (its digest, its table name) stays the same on every machine.
+PYTHON = "{python}"
 TEMP_PREFIX = "simedit-external-"
 #: How much of the program's stderr an error message shows.
 TAIL_LINES, TAIL_CHARS = 5, 400
@@ -61,6 +71,11 @@ class ExternalProgramError(RuntimeError):
     """An external method's program failed; the one-line message says how, with its stderr's tail."""
 
 
+class ProgramTimedOut(ExternalProgramError, CallTimedOut):
+    """The program passed its time limit and was killed: the session records the round as
+    timed out (``on_timeout`` says what stands in for its prediction) instead of failing."""
+
+
 class BadOutput(ValueError):
     """What a program wrote cannot be used (the reader's words, completed by the runner)."""
 
@@ -79,7 +94,8 @@ class Command:
 
     def filled(self, inputs: Path, outputs: Path) -> list[str]:
         """The arguments of one call: placeholders replaced inside tokens, nothing else touched."""
-        return [t.replace("{inputs}", str(inputs)).replace("{outputs}", str(outputs)) for t in self.argv]
+        return [t.replace("{inputs}", str(inputs)).replace("{outputs}", str(outputs)).replace(PYTHON, sys.executable)
+                for t in self.argv]
 
     @property
     def digest(self) -> str:
@@ -105,7 +121,8 @@ def parse_command(template: str, spec_name: str) -> Command:
     if missing:
         raise ValueError(f"the command {template!r} lacks {' and '.join(missing)}; the program is told its input "
                          f"and output folders only through them, e.g. {example}")
-    if not any(p in argv[0] for p in PLACEHOLDERS) and "/" not in argv[0] and shutil.which(argv[0]) is None:
+    if (not any(p in argv[0] for p in (*PLACEHOLDERS, PYTHON)) and "/" not in argv[0]
+            and shutil.which(argv[0]) is None):
         raise ValueError(f"program {argv[0]!r} of the command {template!r} is not on PATH; install it or give its path")
     return Command(template, argv)
 
@@ -129,7 +146,7 @@ def method_name(exchange: str, command: Command, name: str | None = None) -> str
 
 
 def _program(argv: list[str]) -> str:
-    head = Path(argv[0]).name
+    head = "python" if argv[0] == PYTHON else Path(argv[0]).name
     rest = argv[1:]
     if head in _CONTAINER_RUNNERS:
         image = _container_image(rest)
@@ -148,7 +165,7 @@ def _program(argv: list[str]) -> str:
     for token in rest:
         if not any(p in token for p in PLACEHOLDERS) and _SCRIPT.fullmatch(token):
             return Path(token).stem
-    return Path(argv[0]).stem or head
+    return head if argv[0] == PYTHON else Path(argv[0]).stem or head
 
 
 def _container_image(tokens: list[str]) -> str | None:
@@ -276,7 +293,7 @@ class ProgramRunner:
                 _kill_group(process)
                 self.last_ms = (time.perf_counter() - start) * 1e3
                 raise self._error(folders, f"timed out after {self.timeout_s:g} s (its process group was killed; "
-                                           "raise timeout_s if it needs longer)") from None
+                                           "raise timeout_s if it needs longer)", ProgramTimedOut) from None
             except BaseException:  # interrupted: leave nothing running
                 _kill_group(process)
                 raise
@@ -289,11 +306,12 @@ class ProgramRunner:
             raise self._error(folders, f"exited with code {code} after {ms / 1e3:.1f} s")
         return ms
 
-    def _error(self, folders: CallFolders, what: str) -> ExternalProgramError:
+    def _error(self, folders: CallFolders, what: str,
+               kind: type[ExternalProgramError] = ExternalProgramError) -> ExternalProgramError:
         kept = f" (its folders are kept in {folders.folder})" if self.keep else " (keep=true keeps its folders)"
         message = (f"method {self.who!r}: command `{self.command.template}` {what}{kept}; "
                    f"stderr: {stderr_tail(folders.stderr)}")
-        return ExternalProgramError(message.replace("\r", " ").replace("\n", " "))
+        return kind(message.replace("\r", " ").replace("\n", " "))
 
 
 def _kill_group(process: subprocess.Popen) -> None:

@@ -12,6 +12,9 @@ The lower bar every editing method must beat. In history order:
   K = 0.5 doubles it. (Reading K as a change of K x V instead emptied the mask whenever
   a prediction was more than twice too large (K <= -1); moving the surface by K x the
   equivalent radius changed the volume about three times too much.)
+- a box says where the tumour is: a positive box erases everything outside it ("the
+  tumour is inside"), a negative one everything inside it. It adds nothing: inside a
+  positive box the first mask (and the later edits) stand as they are.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import edt
 import numpy as np
 
 from benchmark.case import CaseImage
-from benchmark.edits import TOOLS, Adjustment, Click, EditHistory, Stroke, stamp
+from benchmark.edits import TOOLS, Adjustment, Box, Click, EditHistory, Stroke, stamp
 from benchmark.registry import MethodContext, method_factory
 from baselines.initial import FlairThreshold, FolderMasks, InitialMask
 
@@ -114,6 +117,8 @@ class ManualPaint:
                 mask[painted != 0] = edit.positive
             elif isinstance(edit, Adjustment):
                 mask = adjust_surface(mask, edit.k, image.spacing)
+            elif isinstance(edit, Box):
+                mask &= edit.mask(mask.shape) if edit.positive else ~edit.mask(mask.shape)
         return mask
 
 

@@ -9,6 +9,9 @@
   ``preferred_scribble_thickness`` (a round brush of that diameter, as nnInteractive's
   own viewers paint scribbles; 2 voxels for its models), one voxel thick across slices,
   passed as the crop of its bounding box with that box as ``interaction_bbox``.
+- A :class:`~benchmark.edits.Box` becomes a bounding-box interaction of its 2D box on the
+  plane it was drawn on (:meth:`~benchmark.edits.Box.rectangle`; nnInteractive prefers 2D
+  boxes and its released models take no others), half-open, clipped into the image.
 - Anything else (an :class:`~benchmark.edits.Adjustment`) has no interaction: nnInteractive
   has no prompt that grows or shrinks a whole segmentation.
 """
@@ -20,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmark.edits import Click, Edit, Stroke
+from benchmark.edits import Box, Click, Edit, Stroke
 
 #: The tools that become interactions.
-TOOLS = frozenset({"selection", "brush"})
+TOOLS = frozenset({"selection", "brush", "box"})
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,27 @@ class Scribble:
     positive: bool
 
 
-Interaction = Point | Scribble
+@dataclass(frozen=True)
+class BoxPrompt:
+    """``add_bbox_interaction(bbox, include_interaction=positive)``.
+
+    Attributes:
+        bbox: [[x0, x1], [y0, y1], [z0, z1]], half-open, one voxel thick along one axis.
+    """
+
+    bbox: tuple[tuple[int, int], ...]
+    positive: bool
+
+
+Interaction = Point | Scribble | BoxPrompt
+
+
+def box_prompt(box: Box, shape: Sequence[int]) -> BoxPrompt:
+    """The 2D bounding-box interaction of ``box`` (its drawn plane), clipped into ``shape``."""
+    flat = box.rectangle()
+    lower = clip_voxel(flat.lower, shape)
+    upper = clip_voxel(flat.upper, shape)
+    return BoxPrompt(tuple((int(a), int(b) + 1) for a, b in zip(lower, upper)), box.positive)
 
 
 def clip_voxel(voxel: Sequence[int], shape: Sequence[int]) -> tuple[int, int, int]:
@@ -106,6 +129,8 @@ def interactions(edits: Iterable[Edit], shape: Sequence[int],
             out.append(Point(clip_voxel(edit.voxel, shape), edit.positive))
         elif isinstance(edit, Stroke):
             out.extend(scribbles(edit, shape, thickness))
+        elif isinstance(edit, Box):
+            out.append(box_prompt(edit, shape))
     return out
 
 

@@ -6,9 +6,10 @@ optional extra) with the edits of a session; MODEL_DIR is a trained model folder
 ``nninteractive-download-model`` puts the official one under
 ``~/.nninteractive/models/<id>``).
 
-- **Edits**: clicks become point prompts, strokes scribble prompts on their axial slice
-  (:mod:`baselines.nninteractive.edits`); adjustments are not supported (the method's
-  tools are selection and brush, so a session records them as unsupported).
+- **Edits**: clicks become point prompts, strokes scribble prompts on their axial slice,
+  boxes 2D bounding-box prompts on their drawn plane (:mod:`baselines.nninteractive.edits`);
+  adjustments are not supported (the method's tools are selection, brush and box, so a
+  session records them as unsupported).
 - **Round 0**: empty, or the case's first segmentation ``<initial>/<case_id>.nii.gz``
   (``--initial``) handed over as nnInteractive's initial segmentation
   (``add_initial_seg_interaction``, without a prediction: round 0 is that mask as it is,
@@ -48,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from baselines.initial import FolderMasks
-from baselines.nninteractive.edits import TOOLS, Point, Scribble, interactions, new_rounds
+from baselines.nninteractive.edits import TOOLS, BoxPrompt, Interaction, Point, interactions, new_rounds
 from benchmark.case import CaseImage
 from benchmark.edits import EditHistory
 from benchmark.registry import MethodContext, PluginError, method_factory
@@ -201,9 +202,12 @@ class NnInteractiveMethod:
             self._call(self.session.add_initial_seg_interaction, self._initial_mask.astype(np.uint8),
                        run_prediction=False)
 
-    def _add(self, interaction: Point | Scribble) -> None:
+    def _add(self, interaction: Interaction) -> None:
         if isinstance(interaction, Point):
             self._call(self.session.add_point_interaction, interaction.voxel,
+                       include_interaction=interaction.positive)
+        elif isinstance(interaction, BoxPrompt):
+            self._call(self.session.add_bbox_interaction, [list(b) for b in interaction.bbox],
                        include_interaction=interaction.positive)
         else:
             self._call(self.session.add_scribble_interaction, interaction.mask,

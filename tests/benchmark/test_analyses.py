@@ -13,7 +13,7 @@ from benchmark.analyses import driver, panels, robustness, sweep
 from benchmark.analyses.robustness import EDITS, line_stroke, robustness_case, spread
 from benchmark.analyses.slices import brain
 from benchmark.case import Case
-from benchmark.edits import TOOLS, Adjustment, Click, EditHistory, Stroke, stamp
+from benchmark.edits import PAPER_TOOLS as TOOLS, Adjustment, Click, EditHistory, Stroke, stamp
 from benchmark.registry import MethodOptions
 from policies.adjustment import measured_k
 from policies.selection import selection_clicks

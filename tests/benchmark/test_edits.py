@@ -4,6 +4,7 @@ from scipy import ndimage
 
 from benchmark.edits import (
     Adjustment,
+    Box,
     Click,
     EditHistory,
     Stroke,
@@ -52,8 +53,10 @@ def test_empty_history_is_zero():
 
 def test_history_bookkeeping_and_json_round_trip():
     s = Stroke(np.array([[1, 2, 3], [2, 2, 3]]), True)
-    h = EditHistory().add([Click((1, 2, 3), True), s]).add([]).add([Adjustment(0.3)])
-    assert len(h) == 3 and len(h.rounds) == 3
+    box = Box((1, 2, 3), (5, 6, 7), True, plane=(2, 4))
+    h = EditHistory().add([Click((1, 2, 3), True), s]).add([]).add([Adjustment(0.3), box, Box((0, 0, 1), (2, 2, 1), False)])
+    assert len(h) == 5 and len(h.rounds) == 3
+    assert h.of_tool("box")[0] == box and box.to_json()["plane"] == [2, 4]
     assert h.of_tool("brush") == (s,)
     back = EditHistory(tuple(tuple(edit_from_json(e) for e in r) for r in h.to_json()))
     assert back == h
@@ -67,6 +70,10 @@ def test_history_bookkeeping_and_json_round_trip():
         lambda: Stroke(np.zeros((2, 3)), True),
         lambda: Adjustment(float("nan")),
         lambda: edit_from_json({"tool": "lasso"}),
+        lambda: Box((1, 2, 3), (0, 5, 5), True),  # lower above upper
+        lambda: Box((1, 2, 3), (4, 5), True),
+        lambda: Box((1, 2, 3), (4, 5, 6), True, plane=(2, 7)),  # plane outside the box
+        lambda: Box((1, 2, 3), (4, 5, 6), True, plane=(3, 4)),
     ],
 )
 def test_bad_edits_raise(make):
@@ -96,3 +103,23 @@ def test_encode_clips_the_summed_k_to_a_limit():
     history = EditHistory().add([Adjustment(-0.4)]).add([Adjustment(-0.4)])
     np.testing.assert_allclose(encode(history, (2, 2, 2), k_limit=0.5)[2], -0.5)
     np.testing.assert_allclose(encode(history, (2, 2, 2))[2], -0.8, rtol=1e-6)
+
+
+def test_a_box_is_its_voxels_and_its_drawn_plane_is_its_2d_box():
+    box = Box((2, 3, 4), (6, 8, 10), True, plane=(2, 9))
+    mask = box.mask(SHAPE)
+    expected = np.zeros(SHAPE, bool)
+    expected[2:7, 3:9, 4:11] = True
+    np.testing.assert_array_equal(mask, expected)
+    flat = box.rectangle()
+    assert (flat.lower, flat.upper, flat.flat_axis, flat.plane) == ((2, 3, 9), (6, 8, 9), 2, (2, 9))
+    assert box.flat_axis is None and box.voxels.tolist() == [[2, 3, 4], [6, 8, 10]]
+    assert Box((0, 0, 0), (4, 4, 6)).rectangle().plane == (2, 3)  # no plane: the middle axial slice
+    assert not encode(EditHistory().add([box]), SHAPE).any()  # boxes have no channel of the paper's
+
+
+def test_a_box_outside_the_volume_is_refused_by_the_session_check():
+    from benchmark.session import check_edits
+
+    with pytest.raises(ValueError, match=r"box edit outside the volume"):
+        check_edits([Box((0, 0, 0), (20, 5, 5))], SHAPE, "user 'u'")

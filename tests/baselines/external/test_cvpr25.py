@@ -9,7 +9,7 @@ from baselines.external.cvpr25 import challenge_intensities, to_zyx
 from baselines.external.program import ExternalProgramError
 from baselines.manual_paint.method import ManualPaint
 from benchmark.case import CaseImage
-from benchmark.edits import Click, EditHistory, Stroke
+from benchmark.edits import Box, Click, EditHistory, Stroke
 from benchmark.io import zscore_brain
 from benchmark.registry import MethodOptions, make_method
 from benchmark.session import SessionConfig, run_session
@@ -40,7 +40,7 @@ def test_intensities_are_the_challenges_uint8_of_the_raw_scan():
 def test_round_zero_and_histories_without_clicks_run_no_program():
     method = make_method(f"cvpr25={misbehaving('crash')}")
     image = tumour_case(SHAPE).without_label()
-    assert method.tools == {"selection"} and method.name.startswith("cvpr25:misbehave-")
+    assert method.tools == {"selection", "box"} and method.name.startswith("cvpr25:misbehave-")
     assert not method.predict(image, EditHistory()).any() and method.last_forward_ms == 0.0
     stroke_only = EditHistory().add([Stroke(np.array([[3, 4, 5]]), True)])
     assert not method.predict(image, stroke_only).any()
@@ -71,6 +71,24 @@ def test_clicks_reach_the_submission_in_zyx_and_prev_pred_is_the_last_output():
     assert npz["clicks"].tolist() == [{"fg": [[20, 8, 30], [5, 25, 6]], "bg": [[24, 8, 30]]}]
     assert npz["clicks_order"].tolist() == [["fg", "fg", "bg"]]
     assert npz["prev_pred"].dtype == np.uint8 and np.array_equal(npz["prev_pred"], to_zyx(a))
+
+
+def test_a_box_is_the_challenges_boxes_entry_in_every_call_from_then_on():
+    case = tumour_case(SHAPE, case_id="b1")
+    method = make_method(f"cvpr25[keep=true]={reference('cvpr25')}")
+    box = Box((8, 6, 4), (30, 28, 20), True, plane=(2, 13))
+    with_box = EditHistory().add([box])
+    first = method.predict(case.without_label(), with_box)  # the box step is a real call
+    grids = np.ogrid[tuple(slice(0, n) for n in SHAPE)]
+    centre, radius = [19, 17, 12], [11.5, 11.5, 8.5]
+    assert np.array_equal(first, sum(((g - c) / r) ** 2 for g, c, r in zip(grids, centre, radius)) <= 1)
+    then = with_box.add([Click((19, 17, 12), False), Box((0, 0, 0), (3, 3, 3), False)])
+    method.predict(case.without_label(), then)
+    for call in ("call-000001", "call-000002"):
+        npz = np.load(method.runner.root / call / "inputs" / "b1.npz", allow_pickle=True)
+        assert npz["boxes"].tolist() == [{"z_min": 4, "z_max": 20, "z_mid": 13, "z_mid_x_min": 8,
+                                          "z_mid_y_min": 6, "z_mid_x_max": 30, "z_mid_y_max": 28}]
+    assert npz["clicks_order"].tolist() == [["bg"]]  # the negative box is not the challenge's: not passed on
 
 
 def test_the_initial_mask_is_round_zero_and_the_first_prev_pred(tmp_path):

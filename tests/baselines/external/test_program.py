@@ -3,6 +3,7 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,3 +121,10 @@ def test_a_program_that_cannot_start_is_reported(tmp_path):
     runner = ProgramRunner("m", parse_command("./missing.sh {inputs} {outputs}", "process"), tmp_path)
     with pytest.raises(ExternalProgramError, match=r"could not start .*relative paths start at"):
         runner.call(lambda inputs: None, lambda outputs: None)
+
+
+def test_python_placeholder_runs_simedits_interpreter_and_keeps_the_command_portable():
+    command = parse_command("{python} -m baselines.external.paint_clicks_cvpr25 {inputs} {outputs}", "cvpr25")
+    assert command.filled(Path("/i"), Path("/o"))[0] == sys.executable
+    assert program_name(command.argv) == "paint_clicks_cvpr25" and "{python}" in command.template
+    assert program_name(parse_command("{python} predict.py {inputs} {outputs}", "cvpr25").argv) == "predict"

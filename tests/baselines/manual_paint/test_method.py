@@ -3,7 +3,7 @@ import pytest
 from scipy.ndimage import binary_dilation
 
 from benchmark.case import CaseImage
-from benchmark.edits import Adjustment, Click, EditHistory, Stroke
+from benchmark.edits import Adjustment, Box, Click, EditHistory, Stroke
 from benchmark.metrics import dice
 from baselines.initial import FlairThreshold, fill_holes
 from baselines.manual_paint.method import ManualPaint, adjust_surface
@@ -40,6 +40,17 @@ def test_stroke_paints_its_dilated_voxels():
     d = np.abs(np.indices(SHAPE) - np.array([6, 6, 5])[:, None, None, None]).sum(0)
     assert out[6, 6, 5] and out[6, 6, 7] and not out[6, 6, 8]
     assert out.sum() > 25 and not out[d > 6].any()
+
+
+def test_a_positive_box_keeps_only_what_is_inside_and_a_negative_one_erases_inside():
+    first = np.random.default_rng(0).random(SHAPE) < 0.5
+    inside = np.zeros(SHAPE, bool)
+    inside[3:11, 4:20, 5:6] = True
+    painter = ManualPaint(initial=Fixed(first))
+    kept = painter.predict(image(), EditHistory().add([Box((3, 4, 5), (10, 19, 5), True)]))
+    np.testing.assert_array_equal(kept, first & inside)
+    erased = painter.predict(image(), EditHistory().add([Box((3, 4, 5), (10, 19, 5), False)]))
+    np.testing.assert_array_equal(erased, first & ~inside)
 
 
 def test_adjustment_sets_the_volume_the_papers_k_implies():

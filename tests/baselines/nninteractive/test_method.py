@@ -9,7 +9,7 @@ import pytest
 
 from baselines.nninteractive.method import INSTALL, raw_like_channel
 from benchmark.case import Case, CaseImage
-from benchmark.edits import Adjustment, Click, EditHistory, Stroke
+from benchmark.edits import Adjustment, Box, Click, EditHistory, Stroke
 from benchmark.registry import MethodOptions, PluginError, make_method
 from benchmark.session import SessionConfig, run_session
 from tests.helpers import ball
@@ -46,7 +46,7 @@ class Spy:
     """Records the adapter's calls of the session's add_* / reset / set_image (they still
     run; calls the session makes of its own inside them are not recorded)."""
 
-    NAMES = ("add_point_interaction", "add_scribble_interaction", "add_initial_seg_interaction",
+    NAMES = ("add_point_interaction", "add_scribble_interaction", "add_bbox_interaction", "add_initial_seg_interaction",
              "reset_interactions", "set_image")
 
     def __init__(self, monkeypatch, session):
@@ -73,7 +73,7 @@ class Spy:
 
 def test_a_positive_click_adds_foreground_and_a_negative_one_removes_it(model):
     method = make_method(f"nninteractive[autozoom=false]={model}", ONE_THREAD)
-    assert method.name == "nninteractive:tiny_nninteractive" and method.tools == {"selection", "brush"}
+    assert method.name == "nninteractive:tiny_nninteractive" and method.tools == {"selection", "brush", "box"}
     img = image()
     history = EditHistory()
     assert not method.predict(img, history).any()
@@ -85,6 +85,17 @@ def test_a_positive_click_adds_foreground_and_a_negative_one_removes_it(model):
     assert 0 < method.last_forward_ms < 60_000
     history = history.add([Click((31, 30, 20), False)])
     assert not method.predict(img, history)[30, 30, 20]
+
+
+def test_a_box_reaches_nninteractive_as_a_2d_box_on_its_drawn_plane(model, monkeypatch):
+    method = make_method(f"nninteractive[autozoom=false]={model}", ONE_THREAD)
+    spy = Spy(monkeypatch, method.session)
+    box = Box((20, 22, 10), (40, 38, 30), True, plane=(2, 18))
+    pred = method.predict(image(), EditHistory().add([box]))
+    (name, (bbox,), kwargs), = [c for c in spy.calls if c[0].startswith("add_")]
+    assert name == "add_bbox_interaction" and kwargs["include_interaction"] is True
+    assert bbox == [[20, 41], [22, 39], [18, 19]]  # half-open, one slice thick: nnInteractive's 2D box
+    assert pred.shape == SHAPE and pred.dtype == bool
 
 
 def test_a_stroke_reaches_nninteractive_as_a_scribble_on_its_slice(model, monkeypatch):
