@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import statistics
-from benchmark.report import figures
+from benchmark.report import challenge, figures
 from benchmark.report.load import Results, describe, load_rounds, load_sessions, read_run_info
 from benchmark.report.page import FigureBlock, Page, TableBlock, write_page
 from benchmark.report.tables import (comparisons_display, edits_display, summary_display, tools_display,
@@ -99,6 +99,7 @@ def build_report(folder: Path, out: Path | None = None, reference: str | None = 
                f"unedited. {_case_counts(sessions[sessions['experiment'].isin(edited)])}.",
                figures.edit_counts(sessions[sessions["experiment"].isin(edited)],
                                    per_tool[per_tool["experiment"].isin(edited)]))
+    _challenge_section(results, rounds, table, tables_dir)
     table("edits", "Edits per case", f"Edits per session, over every session of each experiment. {counts}.",
           per_experiment, edits_display(per_experiment))
     per_tool = per_tool[per_tool["experiment"].isin(edited)]
@@ -123,6 +124,34 @@ def build_report(folder: Path, out: Path | None = None, reference: str | None = 
     out.mkdir(parents=True, exist_ok=True)
     write_page(_page(results, rounds, sessions, blocks), out)
     return out
+
+
+def _challenge_section(results: Results, rounds: pd.DataFrame, table, tables_dir: Path) -> None:
+    """The challenge's scores for experiments run by its conventions; final NSD for the
+    others that recorded NSD (see :mod:`benchmark.report.challenge`)."""
+    kinds = challenge.conventions(results)
+    scored = [label for label, kind in kinds.items() if kind == "cvpr25"]
+    with_nsd = [label for label in rounds.loc[rounds["nsd"].notna(), "experiment"].astype(str).unique()
+                if label not in scored]
+    if scored:
+        per_case, means = challenge.challenge_frames(rounds, scored)
+        note = ("Step 1 is the box, steps 2-6 the clicks; round 0 (before any prompt) is no step. DSC_AUC, NSD_AUC: "
+                "trapezoid over the five click steps (x = 0..4, at most 4); NSD: the challenge's surface elements at "
+                "the protocol's tolerance, 0 where DSC <= 0.2. Time: a prediction's wall time (s). Unsupported steps: "
+                "prompts the method does not take (recorded, the previous prediction stands); a session that stopped "
+                "early (nothing left to fix) keeps its last scores for the remaining steps "
+                f"({int(means['carried_steps'].sum())} steps here).")
+        table("challenge", "CVPR 2025 challenge scores", f"Means over cases (per case: tables/challenge_cases.csv). "
+              f"{note}", means,
+              challenge.challenge_display(means))
+        table("challenge_steps", "DSC, NSD and time per step", f"Means over cases. {note}", means,
+              challenge.steps_display(means), left=2)
+        write_table(per_case, None, tables_dir, "challenge_cases")
+    if with_nsd:
+        frame = challenge.final_nsd(rounds, with_nsd)
+        table("nsd", "Final NSD", "Normalised surface Dice of each session's last prediction (surface voxels within "
+              "the protocol's tolerance, as MONAI's default), mean ± sd and median over cases.", frame,
+              challenge.final_nsd_display(frame))
 
 
 def _reference(results: Results, reference: str | None) -> str:

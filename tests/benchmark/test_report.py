@@ -182,3 +182,45 @@ def test_analyses_figures_are_drawn_when_their_files_are_there(protocol, tmp_pat
     names = {p.name for p in (out / "figures").iterdir()}
     assert {"sweep.png", "sweep.pdf"} <= names and not any(n.startswith("robustness") for n in names)
     assert "Adjustment sweep (Fig. 5)" in (out / "index.md").read_text()
+
+
+def write_challenge_run(folder, method, dice_steps, unsupported_box=False, stop_after=None):
+    """A run folder scored by the challenge's conventions: round 0, the box (1), 5 clicks."""
+    writer = ResultsWriter(folder)
+    for i, steps in enumerate(dice_steps):
+        case = f"case{i}"
+        last = len(steps) if stop_after is None else stop_after + 1
+        rounds = [RoundRecord(case, method, "box then cvpr25", r, d, 0.0 if d <= 0.2 else d + 0.05, r,
+                              "" if r == 0 else ("box" if r == 1 else "selection"),
+                              "box" if unsupported_box and r == 1 else "", 1.0, 1000.0 * (r + 1), float("nan"), 3.0,
+                              nsd=0.0 if d <= 0.2 else d + 0.05)
+                  for r, d in enumerate(steps[:last])]
+        writer.write(SessionRecord(case, method, "box then cvpr25", "ok", "user" if stop_after else "budget",
+                                   last - 1, steps[last - 1], last - 1, 0.5), rounds)
+    session = {"max_rounds": 6, "nsd_mm": 2.0, "conventions": "cvpr25"}
+    (folder / RUN_FILE).write_text(json.dumps({"config": {"session": session}, "seed": 0}))
+
+
+def test_a_challenge_protocol_reports_the_challenges_scores_per_step(tmp_path):
+    steps = [[0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0], [0.0, 0.1, 0.3, 0.5, 0.7, 0.8, 0.85]]
+    write_challenge_run(tmp_path / "experiments" / "g", "editor:G", steps, unsupported_box=True)
+    write_challenge_run(tmp_path / "experiments" / "p", "manual-paint", steps, stop_after=3)
+    entries = [{"id": i, "label": label, "folder": f"experiments/{i}", "method": m, "user": "box then cvpr25",
+                "mode": "test", "rounds": 6, "target_dice": None}
+               for i, label, m in (("g", "G", "editor=/m/G.pt"), ("p", "paint", "manual-paint"))]
+    (tmp_path / "protocol.json").write_text(json.dumps({"name": "c", "title": "challenge", "source": "/c.yaml",
+                                                        "experiments": entries, "analyses": []}))
+    out = build_report(tmp_path, n_boot=100)
+    means = pd.read_csv(out / "tables" / "challenge.csv")
+    g = means.set_index("experiment").loc["G"]
+    # by hand: the click steps of case 0 are 0.6..1.0 -> 0.5*(0.6+0.7)+0.5*(0.7+0.8)+0.5*(0.8+0.9)+0.5*(0.9+1.0)
+    auc0 = 0.65 + 0.75 + 0.85 + 0.95
+    auc1 = 0.5 * (0.3 + 0.5) + 0.5 * (0.5 + 0.7) + 0.5 * (0.7 + 0.8) + 0.5 * (0.8 + 0.85)
+    assert g.DSC_AUC == pytest.approx((auc0 + auc1) / 2) and g.DSC_Final == pytest.approx((1.0 + 0.85) / 2)
+    assert g.NSD_1 == pytest.approx((0.55 + 0.0) / 2)  # NSD is 0 where DSC <= 0.2 (case 1's box step)
+    assert g.unsupported_steps == 2 and g.RunningTime_1 == pytest.approx(2.0)
+    paint = means.set_index("experiment").loc["paint"]
+    assert paint.DSC_6 == pytest.approx((0.7 + 0.5) / 2) and paint.carried_steps == 2 * 3  # kept after stopping
+    page = (out / "index.md").read_text()
+    assert "CVPR 2025 challenge scores" in page and "DSC, NSD and time per step" in page
+    assert "| G | 2 |" in page and "1 (box)" in page
