@@ -2,10 +2,6 @@
 
 Each proposes one click per round (or nothing when the prediction is perfect):
 
-- :class:`Cvpr25Click` (CVPR 2025 interactive 3D challenge, ``CVPR25_iter_eval.py``):
-  the largest 26-connected component of the disagreement ``label != prediction``
-  (under- and over-segmentation together), clicked at the maximum of its Euclidean
-  distance transform; positive iff the ground truth is tumour there.
 - :class:`RitmClick` (RITM, ``isegm/inference/clicker.py``): the Euclidean distance
   transforms of the whole false-negative and false-positive maps, the volume border
   counting as boundary; the click goes where the larger maximum is (positive only if
@@ -15,55 +11,22 @@ Each proposes one click per round (or nothing when the prediction is perfect):
   the same as drawing uniformly from all error voxels, which is what it does.
 
 Distances honour the voxel spacing (mm), unlike the originals, which work in pixels.
+The CVPR 2025 challenge's user is :class:`policies.cvpr25_click.Cvpr25Click`.
 """
 
 from __future__ import annotations
 
-import cc3d
 import edt
 import numpy as np
 
 from benchmark.edits import Click
-from benchmark.errors import CONNECTIVITY, check_pair
+from benchmark.errors import check_pair
 from benchmark.policy import RoundState
 
 
 def _bounding_box(flat_indices: np.ndarray, shape: tuple[int, ...]) -> tuple[slice, ...]:
     coords = np.unravel_index(flat_indices, shape)
     return tuple(slice(int(c.min()), int(c.max()) + 1) for c in coords)
-
-
-def _edt(mask: np.ndarray, spacing: tuple[float, float, float]) -> np.ndarray:
-    """float32 Euclidean distance (mm) of each voxel of ``mask`` to the nearest voxel
-    outside it, the array's border counting as outside (a bounding-box crop of a
-    larger mask therefore gives the same values as the full mask)."""
-    return edt.edt(np.ascontiguousarray(mask, dtype=np.uint8), anisotropy=spacing, black_border=True)
-
-
-def cvpr25_click(
-    label: np.ndarray, prediction: np.ndarray, spacing: tuple[float, float, float], rng: np.random.Generator
-) -> Click | None:
-    """The CVPR 2025 challenge's click (see module docstring); None without error.
-
-    Ties between maximal voxels are broken uniformly at random with ``rng`` (the
-    challenge does the same with a fixed global seed).
-
-    Args:
-        label, prediction: bool [X, Y, Z].
-        spacing: voxel size in mm along X, Y, Z.
-    """
-    check_pair(label, prediction)
-    wrong = np.flatnonzero(label ^ prediction)
-    if len(wrong) == 0:
-        return None
-    box = _bounding_box(wrong, label.shape)
-    components = cc3d.connected_components(label[box] ^ prediction[box], connectivity=CONNECTIVITY)
-    sizes = np.bincount(components.ravel()[components.ravel() > 0])
-    largest = components == np.argmax(sizes)
-    distance = _edt(largest, spacing)
-    deepest = np.argwhere(distance == distance.max())
-    voxel = deepest[rng.integers(len(deepest))] + [s.start for s in box]
-    return Click(tuple(voxel), bool(label[tuple(voxel)]))
 
 
 def ritm_click(
@@ -116,16 +79,6 @@ def random_click(label: np.ndarray, prediction: np.ndarray, rng: np.random.Gener
         return None
     voxel = np.unravel_index(wrong[rng.integers(len(wrong))], label.shape)
     return Click(tuple(voxel), bool(label[voxel]))
-
-
-class Cvpr25Click:
-    """The CVPR 2025 interactive 3D challenge's simulated user: one click per round."""
-
-    name = "cvpr25"
-
-    def propose(self, state: RoundState, rng: np.random.Generator) -> list[Click]:
-        click = cvpr25_click(state.label, state.prediction, state.spacing, rng)
-        return [] if click is None else [click]
 
 
 class RitmClick:

@@ -5,7 +5,7 @@ from scipy import ndimage as ndi
 from benchmark.phantoms.corruption import simulate_prediction
 from benchmark.edits import EditHistory
 from benchmark.policy import RoundState
-from policies.reference_users import Cvpr25Click, RandomClick, RitmClick
+from policies.reference_users import RandomClick, RitmClick
 
 SPACINGS = [(1.0, 1.0, 1.0), (1.0, 1.0, 2.5)]
 
@@ -21,19 +21,6 @@ def _case(seed, shape=(44, 48, 36)):
 def _edt(mask, spacing):
     """Reference: scipy EDT with the volume border counting as background."""
     return ndi.distance_transform_edt(np.pad(mask, 1), sampling=spacing)[1:-1, 1:-1, 1:-1]
-
-
-@pytest.mark.parametrize("seed", range(3))
-@pytest.mark.parametrize("spacing", SPACINGS)
-def test_cvpr25_clicks_the_edt_maximum_of_the_largest_disagreement_component(seed, spacing):
-    label, pred = _case(seed)
-    (click,) = Cvpr25Click().propose(RoundState(label, pred, spacing=spacing), np.random.default_rng(0))
-    comps, n = ndi.label(label != pred, structure=np.ones((3, 3, 3)))
-    largest = comps == np.argmax(np.bincount(comps.ravel())[1:]) + 1
-    dist = _edt(largest, spacing)
-    assert largest[click.voxel]
-    assert dist[click.voxel] == pytest.approx(dist.max(), rel=1e-5)
-    assert click.positive == bool(label[click.voxel])
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -77,8 +64,8 @@ def test_random_click_signs_follow_error_volumes():
     assert 0.04 < np.mean(signs) < 0.13  # expected 200 / 2600 = 0.077
 
 
-@pytest.mark.parametrize("policy", [Cvpr25Click(), RitmClick(), RandomClick()])
+@pytest.mark.parametrize("policy", [RitmClick(), RandomClick()])
 def test_perfect_prediction_gives_no_click(policy):
     label, _ = _case(0)
     assert policy.propose(RoundState(label, label.copy()), np.random.default_rng(0)) == []
-    assert policy.name in {"cvpr25", "ritm", "random"}
+    assert policy.name in {"ritm", "random"}

@@ -13,7 +13,7 @@ from benchmark.edits import Box, Click, EditHistory, Stroke
 from benchmark.io import zscore_brain
 from benchmark.registry import MethodOptions, make_method
 from benchmark.session import SessionConfig, run_session
-from policies.reference_users import Cvpr25Click
+from policies.cvpr25_click import Cvpr25Click
 from tests.baselines.external.helpers import clicks, misbehaving, reference, voxel_ball
 from tests.helpers import ball, tumour_case
 
