@@ -9,8 +9,8 @@ import nibabel as nib
 import numpy as np
 
 from benchmark.case import InvalidCaseError
-from benchmark.edits import Click, Stroke
-from benchmark.io import from_canonical_voxels, to_canonical
+from benchmark.edits import Box, Click, Stroke
+from benchmark.io import canonical_orientation, from_canonical_voxels, to_canonical
 from benchmark.policy import RoundState
 from benchmark.registry import make_user
 
@@ -28,12 +28,29 @@ def _read_mask(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data != 0, img.affine
 
 
+def box_in_file(box: Box, affine: np.ndarray, shape: tuple[int, ...]) -> dict[str, Any]:
+    """A canonical box as JSON in the file's voxel indices: corners mapped back (a flip
+    swaps which corner is lower), the drawn plane's axis the file axis it came from."""
+    corners = from_canonical_voxels(np.asarray([box.lower, box.upper]), affine, shape)
+    out = box.to_json()
+    out["lower"], out["upper"] = corners.min(0).tolist(), corners.max(0).tolist()
+    if box.plane is not None:
+        axis, index = box.plane
+        voxel = np.asarray(box.lower)
+        voxel[axis] = index
+        file_axis = int(np.flatnonzero(canonical_orientation(affine)[:, 0] == axis)[0])
+        out["plane"] = [file_axis, int(from_canonical_voxels(voxel[None], affine, shape)[0, file_axis])]
+    return out
+
+
 def propose_for_files(prediction: Path, label: Path, tool: str, mode: str,
                       rng: np.random.Generator) -> list[dict[str, Any]]:
-    """The edits ``tool`` proposes, as JSON dicts with voxel indices of the files' arrays.
+    """The edits the user spec ``tool`` proposes (its first round), as JSON dicts with
+    voxel indices of the files' arrays.
 
-    The masks are reoriented to canonical for the policy (axial = axis 2) and the voxel
-    indices mapped back, so they index the arrays as nibabel returns them.
+    The masks are reoriented to canonical for the policy (axial = axis 2), the file's
+    orientation passed along (for rules on the file's own grid), and the voxel indices
+    mapped back, so they index the arrays as nibabel returns them.
     """
     pred, pred_affine = _read_mask(prediction)
     gt, gt_affine = _read_mask(label)
@@ -45,7 +62,7 @@ def propose_for_files(prediction: Path, label: Path, tool: str, mode: str,
     spacing = [1.0, 1.0, 1.0]  # voxel sizes permuted into the canonical axis order
     for axis, size in zip(nib.orientations.io_orientation(gt_affine)[:, 0], nib.affines.voxel_sizes(gt_affine)):
         spacing[int(axis)] = float(size)
-    state = RoundState(cgt, cpred, spacing=tuple(spacing))
+    state = RoundState(cgt, cpred, spacing=tuple(spacing), orientation=canonical_orientation(gt_affine))
     out = []
     for edit in make_user(tool, mode).propose(state, rng):
         d = edit.to_json()
@@ -55,5 +72,7 @@ def propose_for_files(prediction: Path, label: Path, tool: str, mode: str,
                 d["voxel"] = back[0]
             else:
                 d["voxels"] = back
+        elif isinstance(edit, Box):
+            d = box_in_file(edit, gt_affine, gt.shape)
         out.append(d)
     return out

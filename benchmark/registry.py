@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.digests import file_digest, folder_digest
+from benchmark.chain import ChainedUser, chain_stages
 from benchmark.edits import TOOLS
 from benchmark.method import Method
 from benchmark.names import unknown_name
@@ -313,13 +314,25 @@ def resolve_user(spec: str, mode: str = "test", **options: Any) -> tuple[Plugin,
     return plugin, factory, options
 
 
+def check_user(spec: str, mode: str = "test") -> None:
+    """Check a user spec, or each stage of a chained one (``A then B``, see
+    :mod:`benchmark.chain`), without building anything; PluginError/ValueError if wrong."""
+    for stage in chain_stages(spec):
+        resolve_user(stage, mode)
+
+
 def make_user(spec: str, mode: str = "test", **options: Any) -> Policy:
     """Build the simulated user a spec names, in ``mode``; ``options`` add to the spec's.
+
+    A chained spec (``A then B``) builds each stage; ``options`` then go to every stage.
 
     Raises:
         PluginError: unknown name, mode or option (with the closest valid one), a
             constructor that raises, or an object that is not a Policy.
     """
+    stages = chain_stages(spec)
+    if len(stages) > 1:
+        return ChainedUser(spec, [make_user(stage, mode, **options) for stage in stages])
     plugin, factory, kwargs = resolve_user(spec, mode, **options)
     return check_policy(_call(plugin, factory, **kwargs), plugin.label)
 
@@ -376,4 +389,4 @@ def checkpoint_digests(specs: Iterable[str], workdir: Path | None = None) -> dic
 def plugin_provenance(methods: Iterable[str], users: Iterable[str]) -> dict[str, dict[str, Any]]:
     """For ``run.json``: each method's and user's package and version, or import path and file hash."""
     return {"methods": {s: find("method", parse_method_spec(s).name).provenance() for s in methods},
-            "users": {s: find("user", parse_user_spec(s).name).provenance() for s in users}}
+            "users": {s: find("user", parse_user_spec(s).name).provenance() for u in users for s in chain_stages(u)}}

@@ -23,7 +23,7 @@ from baselines.networks.checkpoint import CheckpointError, InputSpec, build_netw
 from baselines.networks.inference import InferenceSettings, predict_logits
 from baselines.training.patches import brain_mask
 from benchmark.case import CaseImage
-from benchmark.edits import CHANNELS, TOOLS, EditHistory, encode
+from benchmark.edits import CHANNELS, PAPER_TOOLS, EditHistory, encode
 from benchmark.registry import MethodContext, method_factory
 from policies.adjustment import K_LIMIT
 
@@ -51,7 +51,7 @@ class NetworkMethod:
         self.inputs = inputs
         self.name = name
         self.settings = settings
-        self.tools = frozenset(TOOLS) if inputs.edit_channels else frozenset()
+        self.tools = frozenset(PAPER_TOOLS) if inputs.edit_channels else frozenset()
         self.last_forward_ms = float("nan")
 
     @classmethod
@@ -117,7 +117,7 @@ def make_base(context: MethodContext) -> NetworkMethod:
     return NetworkMethod.from_checkpoint("base", context.arg, InferenceSettings(device=context.device))
 
 
-@method_factory(argument="file", tools=TOOLS, trained_on=checkpoint_cases,
+@method_factory(argument="file", tools=PAPER_TOOLS, trained_on=checkpoint_cases,
                 usage="editor=CHECKPOINT.pt (from `simedit train editor`)")
 def make_editor(context: MethodContext) -> NetworkMethod:
     """The paper's editing network G: the modalities plus the three edit channels."""

@@ -25,8 +25,10 @@ with two fresh folders. The exchange, format ``simedit-exchange`` version 1:
   without its last round (what the program answered last time).
 - ``edits``: every round so far, oldest first, each a list of the records simedit's
   ``edits.jsonl`` holds (:mod:`benchmark.edits`; K of an adjustment is the value typed
-  that round, the one in force is their sum). Only the tools the method declares (option
-  ``tools``) are passed; voxel indices index image.nii's array.
+  that round, the one in force is their sum; a box is ``{"tool": "box", "lower": [x, y, z],
+  "upper": [x, y, z], "positive": true, "plane": [axis, index] or null}``, corners
+  inclusive). Only the tools the method declares (option ``tools``, e.g.
+  ``selection+box``) are passed; voxel indices index image.nii's array.
 
 The program writes ``{outputs}/segmentation.nii.gz`` (or ``.nii``): a mask of the image's
 shape with values 0 and 1 (bool or any integer type), read as stored, index for index

@@ -101,3 +101,17 @@ def test_methods_and_users_list_every_registered_plugin_with_its_origin():
     assert "options: target_dice=0.9, max_edits_per_round=1" in users.output
     unknown = CliRunner().invoke(main, ["users", "mutli"])
     assert unknown.exit_code == 1 and "did you mean 'multi'?" in unknown.output
+
+
+def test_edits_give_boxes_and_challenge_clicks_in_the_files_indices(tmp_path):
+    label = ball(SHAPE, (10, 9, 8), 5) | ball(SHAPE, (21, 15, 12), 3)
+    pred = ball(SHAPE, (10, 9, 8), 5)
+    (box,) = edits(tmp_path, np.zeros(SHAPE), label, "box:style=tight")
+    where = np.argwhere(label)  # the file's own array (LPS on disk: x and y flipped in canonical)
+    assert box["tool"] == "box" and box["lower"] == where.min(0).tolist() and box["upper"] == where.max(0).tolist()
+    axis, index = box["plane"]
+    assert axis == 2 and label[:, :, index].any()  # z is not flipped by LPS: the same axial slice
+    (click,) = edits(tmp_path, pred, label, "cvpr25:units=voxel,ties=cvpr25")
+    assert label[tuple(click["voxel"])] and not pred[tuple(click["voxel"])] and click["positive"]
+    (first,) = edits(tmp_path, pred, label, "box:style=tight then cvpr25")  # a chain: its first round
+    assert first == box

@@ -11,7 +11,8 @@ from benchmark.registry import (MethodOptions, PluginError, checkpoint_digests, 
                                 plugin_provenance, registered, resolve_method)
 from benchmark.digests import file_digest
 
-BUILTIN_USERS = ("adjustment", "all-tools", "brush", "cvpr25", "multi", "none", "random", "ritm", "selection")
+BUILTIN_USERS = ("adjustment", "all-tools", "box", "brush", "cvpr25", "deepgrow", "multi", "none", "random", "ritm",
+                 "selection", "vista3d")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from baselines.networks.inference import InferenceSettings
 from baselines.editing_network.method import NetworkMethod
 from baselines.networks import make_backbone
 from benchmark.registry import make_method
-from benchmark.edits import Adjustment, Click, EditHistory, TOOLS
+from benchmark.edits import PAPER_TOOLS, Adjustment, Click, EditHistory
 from tests.helpers import tumour_case
 
 MODALITIES = ("flair", "t1", "t1ce", "t2")
@@ -32,7 +32,7 @@ def case():
 
 def test_editor_output_changes_where_the_edit_is_placed(tmp_path, case):
     g = make_method(f"editor={_checkpoint(tmp_path / 'G.pt', 3)}")
-    assert g.name == "editor:G" and g.tools == frozenset(TOOLS)
+    assert g.name == "editor:G" and g.tools == frozenset(PAPER_TOOLS)
     image = case.without_label()
     plain = g.logits(image, EditHistory())
     clicked = g.logits(image, EditHistory().add([Click((20, 8, 5), True)]))

@@ -2,7 +2,7 @@ import numpy as np
 
 from baselines.editing_network.training_edits import PredictionCache, draw_tools, sample_history, simulate_tool_edits
 from benchmark.digests import file_digest
-from benchmark.edits import TOOLS, Adjustment, Click, Stroke
+from benchmark.edits import PAPER_TOOLS as TOOLS, Adjustment, Click, Stroke
 from tests.helpers import ball
 
 
