@@ -302,18 +302,24 @@ def bench_model_cmd(shape, device, repeats) -> None:
 @click.option("--shape", nargs=3, type=int, default=None, help="Phantom size X Y Z (default: the preset's).")
 @click.option("--jobs", default=2, show_default=True, help="Parallel worker processes.")
 @click.option("--seed", default=0, show_default=True)
-def demo(out: Path, preset: str, device: str, cases: int, train_cases: int, shape, jobs: int, seed: int) -> None:
+@click.option("--protocol", default="seed-paper", show_default=True,
+              help="A shipped protocol (benchmark/protocol/shipped/NAME.yaml), e.g. cvpr25-challenge; other than "
+                   "seed-paper, its results and report go to OUT/NAME.")
+def demo(out: Path, preset: str, device: str, cases: int, train_cases: int, shape, jobs: int, seed: int,
+         protocol: str) -> None:
     """The main job on the embedded data: the seed paper's Section 3, end to end.
 
     Synthesises BraTS-like phantoms, trains F, G and DeepIGeoS on some of them (reusing
-    checkpoints that match), runs the shipped protocol (benchmark/protocol/shipped/seed-paper.yaml)
-    on the others and writes the report to OUT/report. Run it again to resume.
+    checkpoints that match), runs the shipped protocol (benchmark/protocol/shipped/seed-paper.yaml,
+    or --protocol NAME) on the others and writes the report to OUT/report (OUT/NAME/report).
+    Run it again to resume.
     """
     from benchmark.demo import DemoConfig, run_demo
 
     try:
         config = DemoConfig(out=out, preset=preset, cases=cases, train_cases=train_cases,
-                            shape=tuple(shape) if shape else None, seed=seed, jobs=jobs, device=device)
+                            shape=tuple(shape) if shape else None, seed=seed, jobs=jobs, device=device,
+                            protocol=protocol)
         summary = run_demo(config, echo=click.echo)
     except ValueError as e:
         raise _fail(e)

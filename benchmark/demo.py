@@ -8,6 +8,9 @@ OUT/protocol.json     the shipped protocol (benchmark/protocol/shipped/seed-pape
 OUT/experiments/      other phantoms (held out: in none of the checkpoints' splits)
 OUT/analyses/
 OUT/report/           `simedit report OUT`: figures, tables, index.md / index.html
+OUT/<protocol>/       another shipped protocol (``--protocol cvpr25-challenge``): its
+                      protocol.json, experiments/, analyses/ and report/, on the same
+                      phantoms and checkpoints
 ```
 
 Every step is resumable: phantoms are written once, a checkpoint that matches its
@@ -45,6 +48,9 @@ PRESETS = ("cpu", "paper")
 CHECKPOINTS = "checkpoints"
 REPORT_DIR = "report"
 SYNTH_MARKER = "synth.json"
+#: In a protocol's results folder: the SHA-256 of the checkpoints its results were made with.
+DEMO_FILE = "demo.json"
+DEFAULT_PROTOCOL = "seed-paper"
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class DemoConfig:
         seed: phantoms, training and the simulated users.
         jobs: parallel worker processes for the phantoms and the sessions.
         device: "cpu" or "cuda" for training and inference.
+        protocol: the shipped protocol to run (``benchmark/protocol/shipped/<name>.yaml``).
     """
 
     out: Path = Path("results/demo")
@@ -71,6 +78,7 @@ class DemoConfig:
     seed: int = 0
     jobs: int = 2
     device: str = "cpu"
+    protocol: str = DEFAULT_PROTOCOL
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -80,6 +88,13 @@ class DemoConfig:
                              f"of {self.cases} cases")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        shipped_protocol(self.protocol)  # an unknown name fails here, before any work
+
+    @property
+    def results(self) -> Path:
+        """Where the protocol's results and report go: OUT itself for the seed paper's,
+        OUT/<name> for another shipped protocol."""
+        return self.out if self.protocol == DEFAULT_PROTOCOL else self.out / self.protocol
 
     @property
     def phantom_shape(self) -> tuple[int, int, int]:
@@ -202,7 +217,7 @@ def clear_results(out: Path, why: str, echo: Callable[[str], None] = print) -> N
     """Remove the protocol's results and report from ``out`` (they came from networks
     that were just retrained, or from an older shipped protocol); the phantoms and
     checkpoints stay."""
-    for name in (PROTOCOL_FILE, EXPERIMENTS_DIR, ANALYSES_DIR, REPORT_DIR):
+    for name in (PROTOCOL_FILE, EXPERIMENTS_DIR, ANALYSES_DIR, REPORT_DIR, DEMO_FILE):
         path = out / name
         if path.is_dir():
             shutil.rmtree(path)
@@ -213,8 +228,15 @@ def clear_results(out: Path, why: str, echo: Callable[[str], None] = print) -> N
         echo(f"removed {path}: {why}")
 
 
+def _stale(results: Path, digests: dict[str, str]) -> bool:
+    """Were the results in ``results`` made with other checkpoints than ``digests``?"""
+    marker = results / DEMO_FILE
+    return marker.exists() and json.loads(marker.read_text()).get("checkpoints") != digests
+
+
 def run_demo(config: DemoConfig, echo: Callable[[str], None] = print) -> DemoSummary:
-    """Phantoms, networks, the shipped protocol and its report, into ``config.out``."""
+    """Phantoms, networks, the shipped protocol and its report, into ``config.out``
+    (the protocol's results into :attr:`DemoConfig.results`)."""
     from benchmark.report.build import build_report
 
     seconds: dict[str, float] = {}
@@ -222,20 +244,24 @@ def run_demo(config: DemoConfig, echo: Callable[[str], None] = print) -> DemoSum
     refs = phantoms(config, echo)
     seconds["phantoms"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    _, trained = networks(config, refs, echo)
+    paths, trained = networks(config, refs, echo)
+    digests = {name: file_digest(path) for name, path in sorted(paths.items())}
     seconds["training"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    protocol = load_protocol(shipped_protocol(), relative_to=config.out)
-    changed = protocol_changes(protocol, config.out, config.device)
-    if trained or changed:
-        why = "made with the networks before this training" if trained else \
-            f"made with another version of the shipped protocol (differs in: {', '.join(changed)})"
-        clear_results(config.out, why, echo)
+    results = config.results
+    protocol = load_protocol(shipped_protocol(config.protocol), relative_to=config.out)
+    changed = protocol_changes(protocol, results, config.device)
+    if trained or changed or _stale(results, digests):
+        why = f"made with another version of the shipped protocol (differs in: {', '.join(changed)})" if changed \
+            else "made with other networks than these"
+        clear_results(results, why, echo)
+    results.mkdir(parents=True, exist_ok=True)
+    (results / DEMO_FILE).write_text(json.dumps({"checkpoints": digests}, indent=2))
     echo(f"protocol {protocol.name}: {len(protocol.experiments)} experiments on {len(protocol.cases)} held-out "
          f"phantoms")
-    summary = run_protocol(protocol, config.out, jobs=config.jobs, device=config.device)
+    summary = run_protocol(protocol, results, jobs=config.jobs, device=config.device)
     seconds["protocol"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    report = build_report(config.out, config.out / REPORT_DIR)
+    report = build_report(results, results / REPORT_DIR)
     seconds["report"] = time.perf_counter() - t0
     return DemoSummary(config.out, summary, report, seconds)

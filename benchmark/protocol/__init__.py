@@ -24,7 +24,12 @@ Schema (relative paths resolve against the protocol file's folder)::
                                    #             train/validation splits (all, without networks)
                                    #   [ids]     these cases
     seed: 0                        # optional, default 0: every session's and analysis' stream
-    metrics: {hd95: false}         # optional, default {hd95: true}
+    metrics: {hd95: false}         # optional, default {hd95: true, nsd: null, conventions: simedit}:
+                                   #   nsd: MM  NSD per round at this tolerance (rounds.csv nsd)
+                                   #   conventions: cvpr25  the challenge's NSD (surface elements,
+                                   #            0 where DSC <= 0.2) and its scores in the report
+    time_limit_s: null             # optional: seconds a prediction may take (rounds.csv timed_out)
+    on_timeout: keep               # optional: keep (the previous prediction stands) or empty
     initial: null                  # optional: folder of first masks <case_id>.nii.gz for manual-paint
     methods:                       # alias -> method spec (benchmark.specs; `simedit methods` lists them)
       G: editor=checkpoints/G.pt   #   a file or folder argument resolves against the protocol's folder
@@ -34,10 +39,13 @@ Schema (relative paths resolve against the protocol file's folder)::
       - id: e                      # [a-z0-9_-]+, unique: the folder experiments/<id>
         label: "(e) G, multiple edits"   # optional, default: id; unique
         method: G                  # an alias of methods
-        user: "multi:target_dice=0.95"   # a user spec (benchmark.specs; `simedit users`); "none" never edits
+        user: "multi:target_dice=0.95"   # a user spec (benchmark.specs; `simedit users`); "none" never edits;
+                                   #   "A then B": A's round first, then B's (benchmark.chain)
         mode: test                 # optional, default test: the user's test or train variant
         rounds: 5                  # editing rounds after the initial prediction (>= 0)
         target_dice: null          # optional: stop a session once its Dice reaches this
+        time_limit_s: 90           # optional: this experiment's limit (default: the top-level one)
+        on_timeout: empty          # optional: likewise
     analyses:                      # optional; each at most once
       sweep: {methods: [G], cases: 2, k: [-0.5, 0.0, 0.5]}   # k optional, default DEFAULT_KS
       robustness: {methods: [G], cases: 2}

@@ -1,5 +1,6 @@
 import json
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -9,6 +10,7 @@ from benchmark.cli import main
 from benchmark.demo import DemoConfig, phantoms, run_demo
 from benchmark.protocol import PROTOCOL_FILE, shipped_protocol
 from benchmark.report.load import load_sessions
+from benchmark.results import read_rounds
 
 
 def test_config_refuses_what_cannot_run():
@@ -62,17 +64,42 @@ def test_demo_runs_end_to_end_and_resumes(tmp_path, monkeypatch):
     said.clear()
     third = run_demo(config, echo=said.append)
     assert any(s.startswith("training G (train)") for s in said)
-    assert any(s.startswith("removed") and s.endswith("made with the networks before this training") for s in said)
+    assert any(s.startswith("removed") and s.endswith("made with other networks than these") for s in said)
     assert all(e.run.ok == 2 and e.run.skipped == 0 for e in third.protocol.experiments)
 
     # a newer shipped protocol: the old results go, the new protocol runs in full
     newer = tmp_path / "seed-paper.yaml"
     newer.write_text(shipped_protocol().read_text().replace("rounds: 5", "rounds: 4"))
-    monkeypatch.setattr("benchmark.demo.shipped_protocol", lambda: newer)
+    monkeypatch.setattr("benchmark.demo.shipped_protocol", lambda name="seed-paper": newer)
     said.clear()
     fourth = run_demo(config, echo=said.append)
     assert any("another version of the shipped protocol (differs in: experiments)" in s for s in said)
     assert all(e.run.ok == 2 for e in fourth.protocol.experiments)
+
+
+@pytest.mark.slow
+def test_the_challenge_protocol_runs_on_the_demos_phantoms_and_networks(tmp_path, monkeypatch):
+    monkeypatch.setattr(DemoConfig, "networks", _tiny)
+    challenge = DemoConfig(out=tmp_path / "demo", cases=5, train_cases=3, shape=(40, 44, 32), jobs=1,
+                            protocol="cvpr25-challenge")
+    said: list[str] = []
+    summary = run_demo(challenge, echo=said.append)
+    results = tmp_path / "demo" / "cvpr25-challenge"
+    assert summary.out == tmp_path / "demo" and summary.report == results / "report"
+    sessions = load_sessions(results)
+    assert len(sessions) == 2 * 4 and (sessions.status == "ok").all(), sessions.error.tolist()
+    rounds = pd.concat(read_rounds(folder) for folder in (results / "experiments").iterdir())
+    assert rounds.nsd.notna().all() and set(rounds.timed_out) == {0}
+    first = rounds[rounds["round"] == 1]
+    assert (first.tools == "box").all()
+    assert set(first[first.method.str.startswith("editor")].unsupported) == {"box"}  # G takes no box: recorded
+    assert set(first[first.method == "manual-paint"].unsupported) == {""}
+    page = (summary.report / "index.md").read_text()
+    assert "DSC_AUC" in page and "NSD_AUC" in page
+    # the networks trained once serve both protocols: the next run reuses them
+    said.clear()
+    run_demo(challenge, echo=said.append)
+    assert any(s.startswith("G: reusing") for s in said)
 
 
 def test_cli_demo_reports_bad_settings_as_a_usage_error(tmp_path):
