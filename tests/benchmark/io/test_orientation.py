@@ -51,3 +51,21 @@ def test_from_canonical_voxels_refuses_voxels_outside_the_volume():
         from_canonical_voxels(np.array([[12, 0, 0]]), np.eye(4), SHAPE)
     with pytest.raises(ValueError, match=r"\[N, 3\]"):
         from_canonical_voxels(np.array([1.0, 2.0, 3.0]), np.eye(4), SHAPE)
+
+
+@pytest.mark.parametrize("affine", [LPS, PERMUTED, np.eye(4)], ids=["lps", "permuted", "ras"])
+def test_the_files_own_grid_is_recovered_from_the_canonical_arrays(tmp_path, affine):
+    from benchmark.io.orientation import file_zyx_to_canonical, to_file_order, to_file_zyx
+
+    root = write(tmp_path, "nnunet", case_ids=("p",), affine=affine)
+    case = discover(root)[0].load()
+    stored = np.asarray(nib.load(root / "labelsTr" / "p.nii.gz").dataobj)
+    np.testing.assert_array_equal(to_file_order(case.raw_label, case.orientation), stored)
+    zyx = to_file_zyx(case.raw_label, case.orientation)  # what SimpleITK's GetArrayFromImage holds
+    np.testing.assert_array_equal(zyx, stored.transpose(2, 1, 0))
+    numbered = np.arange(case.label.size).reshape(case.label.shape)  # each canonical voxel its own value
+    file_numbered = to_file_zyx(numbered, case.orientation)
+    every = np.argwhere(np.ones(file_numbered.shape, bool))
+    back = file_zyx_to_canonical(every, case.orientation, case.label.shape)
+    np.testing.assert_array_equal(numbered[tuple(back.T)], file_numbered[tuple(every.T)])
+    assert case.without_label().orientation is case.orientation
