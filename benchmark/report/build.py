@@ -133,14 +133,17 @@ def _challenge_section(results: Results, rounds: pd.DataFrame, table, tables_dir
     scored = [label for label, kind in kinds.items() if kind == "cvpr25"]
     with_nsd = [label for label in rounds.loc[rounds["nsd"].notna(), "experiment"].astype(str).unique()
                 if label not in scored]
-    if scored:
-        per_case, means = challenge.challenge_frames(rounds, scored)
+    per_case, means, problems = challenge.challenge_frames(rounds, scored) if scored else (None, pd.DataFrame(), [])
+    unscorable = [label for label in scored if not len(means) or label not in set(means["experiment"])]
+    with_nsd += [label for label in unscorable if label in set(rounds.loc[rounds["nsd"].notna(), "experiment"])]
+    if len(means):
+        left_out = f" Not scored: {'; '.join(problems)}." if problems else ""
         note = ("Step 1 is the box, steps 2-6 the clicks; round 0 (before any prompt) is no step. DSC_AUC, NSD_AUC: "
                 "trapezoid over the five click steps (x = 0..4, at most 4); NSD: the challenge's surface elements at "
                 "the protocol's tolerance, 0 where DSC <= 0.2. Time: a prediction's wall time (s). Unsupported steps: "
                 "prompts the method does not take (recorded, the previous prediction stands); a session that stopped "
                 "early (nothing left to fix) keeps its last scores for the remaining steps "
-                f"({int(means['carried_steps'].sum())} steps here).")
+                f"({int(means['carried_steps'].sum())} steps here).{left_out}")
         table("challenge", "CVPR 2025 challenge scores", f"Means over cases (per case: tables/challenge_cases.csv). "
               f"{note}", means,
               challenge.challenge_display(means))
@@ -149,8 +152,9 @@ def _challenge_section(results: Results, rounds: pd.DataFrame, table, tables_dir
         write_table(per_case, None, tables_dir, "challenge_cases")
     if with_nsd:
         frame = challenge.final_nsd(rounds, with_nsd)
-        table("nsd", "Final NSD", "Normalised surface Dice of each session's last prediction (surface voxels within "
-              "the protocol's tolerance, as MONAI's default), mean ± sd and median over cases.", frame,
+        why = f" The challenge cannot score: {'; '.join(problems)}." if problems else ""
+        table("nsd", "Final NSD", "Normalised surface Dice of each session's last prediction at the protocol's "
+              "tolerance (by its conventions), mean ± sd and median over cases." + why, frame,
               challenge.final_nsd_display(frame))
 
 

@@ -29,8 +29,8 @@ def conventions(results: Results) -> dict[str, str]:
     return out
 
 
-def challenge_frames(rounds: pd.DataFrame, labels: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-case scores, per-experiment means) of the experiments ``labels``.
+def challenge_frames(rounds: pd.DataFrame, labels: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(per-case scores, per-experiment means, problems) of the experiments ``labels``.
 
     Args:
         rounds: the report's rounds (``load_rounds``: rounds.csv rows with ``experiment``).
@@ -38,13 +38,18 @@ def challenge_frames(rounds: pd.DataFrame, labels: list[str]) -> tuple[pd.DataFr
 
     Returns:
         ``challenge_table`` with an ``experiment`` column first (one row per case and
-        experiment), and per experiment its means (``challenge_means``) with
-        ``unsupported_steps``: steps 1-6 whose prompts the method did not take.
+        experiment), per experiment its means (``challenge_means``) with
+        ``unsupported_steps``: steps 1-6 whose prompts the method did not take, and one
+        line per experiment the challenge cannot score (e.g. more than 6 rounds), left out.
     """
-    tables, means = [], []
+    tables, means, problems = [], [], []
     for label in labels:
         own = rounds[rounds[_EXPERIMENT] == label]
-        table = challenge_table(own.drop(columns=[_EXPERIMENT]))
+        try:
+            table = challenge_table(own.drop(columns=[_EXPERIMENT]))
+        except ValueError as error:
+            problems.append(f"{label}: {error}")
+            continue
         table.insert(0, _EXPERIMENT, label)
         tables.append(table)
         mean = challenge_means(table.drop(columns=[_EXPERIMENT])).drop(columns=["method", "user"])
@@ -53,7 +58,9 @@ def challenge_frames(rounds: pd.DataFrame, labels: list[str]) -> tuple[pd.DataFr
         mean["unsupported_steps"] = int((steps["unsupported"].fillna("") != "").sum())
         mean["carried_steps"] = int(table[N_CARRIED].sum())
         means.append(mean)
-    return pd.concat(tables, ignore_index=True), pd.concat(means, ignore_index=True)
+    if not tables:
+        return pd.DataFrame(), pd.DataFrame(), problems
+    return pd.concat(tables, ignore_index=True), pd.concat(means, ignore_index=True), problems
 
 
 def challenge_display(means: pd.DataFrame) -> pd.DataFrame:

@@ -224,3 +224,12 @@ def test_a_challenge_protocol_reports_the_challenges_scores_per_step(tmp_path):
     page = (out / "index.md").read_text()
     assert "CVPR 2025 challenge scores" in page and "DSC, NSD and time per step" in page
     assert "| G | 2 |" in page and "1 (box)" in page
+
+
+def test_a_challenge_run_the_challenge_cannot_score_still_reports_its_final_nsd(tmp_path):
+    steps = [[0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.0]]  # 7 rounds: beyond the challenge's 6 steps
+    write_challenge_run(tmp_path, "manual-paint", steps)
+    out = build_report(tmp_path, n_boot=100)
+    page = (out / "index.md").read_text()
+    assert "CVPR 2025 challenge scores" not in page and "Final NSD" in page
+    assert "The challenge cannot score: manual-paint / box then cvpr25: session" in page and "beyond" in page
