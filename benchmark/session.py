@@ -89,7 +89,6 @@ class SessionConfig:
         return surface_dice(pred, label, spacing, self.nsd_mm)
 
 
-
 @dataclass(frozen=True)
 class SessionResult:
     """What a session produced: its rows, its edits per round and why it stopped."""
