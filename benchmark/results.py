@@ -54,6 +54,15 @@ class RoundRecord:
             by the protocol's conventions; NaN when not asked for.
         timed_out: 1 when the call passed the time limit (or the method said so) and its
             prediction was replaced as ``on_timeout`` says, else 0.
+        fixed, broken: voxels wrong in the previous round's prediction and right in this
+            one, and right before and wrong now (NaN in round 0); ``broken`` > 0 is the
+            harm a round did. fixed_ml, broken_ml: the same in millilitres.
+        fp_ml, fn_ml: autoPET's false-positive volume (predicted components touching no
+            tumour) and false-negative volume (tumour components the prediction misses).
+        far_share, reach_mm: of the voxels that changed this round, the share farther
+            than the locality radius from every voxel of this round's edits, and the
+            95th percentile of their distance to them (NaN in round 0, when nothing
+            changed, or when the edits have no voxels: adjustments).
     """
 
     case: str
@@ -71,6 +80,14 @@ class RoundRecord:
     volume_ml: float
     nsd: float = float("nan")
     timed_out: int = 0
+    fixed: float = float("nan")
+    broken: float = float("nan")
+    fixed_ml: float = float("nan")
+    broken_ml: float = float("nan")
+    fp_ml: float = float("nan")
+    fn_ml: float = float("nan")
+    far_share: float = float("nan")
+    reach_mm: float = float("nan")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import numpy as np
 
 from benchmark.case import Case
 from benchmark.edits import Adjustment, Box, Click, Edit, EditHistory, Stroke
+from benchmark.edit_quality import component_errors, edit_voxels, fixed_broken, locality
 from benchmark.method import CallTimedOut, Method
 from benchmark.metrics import dice, hd95, surface_dice
 from benchmark.policy import Policy, RoundState
@@ -54,6 +55,8 @@ class SessionConfig:
             when Dice <= 0.2; see :mod:`benchmark.challenge_scores`).
         time_limit_s: wall-clock limit of one ``predict`` call (None: none).
         on_timeout: "keep" (the previous prediction stands) or "empty" (an empty mask).
+        locality_mm: the radius of the locality measure (changed voxels farther than this
+            from every edit voxel of the round count as far).
     """
 
     max_rounds: int = 5
@@ -63,6 +66,7 @@ class SessionConfig:
     conventions: str = "simedit"
     time_limit_s: float | None = None
     on_timeout: str = "keep"
+    locality_mm: float = 10.0
 
     def __post_init__(self) -> None:
         if self.max_rounds < 0:
@@ -77,6 +81,8 @@ class SessionConfig:
             raise ValueError(f"time_limit_s must be a positive number of seconds, got {self.time_limit_s!r}")
         if self.on_timeout not in ON_TIMEOUT:
             raise ValueError(f"on_timeout must be one of {', '.join(ON_TIMEOUT)}, got {self.on_timeout!r}")
+        if not (np.isfinite(self.locality_mm) and self.locality_mm >= 0):
+            raise ValueError(f"locality_mm must be a radius >= 0 in mm, got {self.locality_mm!r}")
 
     def nsd(self, pred: np.ndarray, label: np.ndarray, spacing: tuple[float, float, float], dsc: float) -> float:
         """This round's NSD by the configured conventions (NaN when not asked for)."""
@@ -211,9 +217,17 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
     history = EditHistory()  # everything the user did
     supported = EditHistory()  # what the method is given
 
-    def row(r: int, call: Call, edits: tuple[Edit, ...], user_ms: float) -> RoundRecord:
+    def row(r: int, call: Call, edits: tuple[Edit, ...], user_ms: float, before: np.ndarray | None) -> RoundRecord:
         pred = call.mask
         score = dice(pred, case.label)
+        fp_ml, fn_ml = component_errors(pred, case.label, case.spacing)
+        change: dict[str, float] = {}
+        if before is not None:
+            fixed, broken = fixed_broken(before, pred, case.label)
+            given = [e for e in edits if e.tool in method.tools]  # what the method acted on
+            far, reach = locality(before, pred, edit_voxels(given, shape), case.spacing, config.locality_mm)
+            change = dict(fixed=fixed, broken=broken, fixed_ml=fixed * voxel_ml, broken_ml=broken * voxel_ml,
+                          far_share=far, reach_mm=reach)
         return RoundRecord(
             case=case.case_id, method=method.name, user=user_name or user.name, round=r,
             dice=score,
@@ -223,11 +237,12 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
             user_ms=user_ms, model_ms=call.model_ms, forward_ms=call.forward_ms,
             volume_ml=np.count_nonzero(pred) * voxel_ml,
             nsd=config.nsd(pred, case.label, case.spacing, score), timed_out=int(call.timed_out),
+            fp_ml=fp_ml, fn_ml=fn_ml, **change,
         )
 
     call = _predict(method, image, supported, shape, config, None)
     pred = call.mask
-    rows = [row(0, call, (), 0.0)]
+    rows = [row(0, call, (), 0.0, None)]
     stop = "budget"
     for r in range(1, config.max_rounds + 1):
         if config.target_dice is not None and rows[-1].dice >= config.target_dice:
@@ -242,9 +257,10 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
             break
         history = history.add(edits)
         supported = supported.add(e for e in edits if e.tool in method.tools)
+        before = pred
         call = _predict(method, image, supported, shape, config, pred)
         pred = call.mask
-        rows.append(row(r, call, edits, user_ms))
+        rows.append(row(r, call, edits, user_ms, before))
     else:
         if config.target_dice is not None and rows[-1].dice >= config.target_dice:
             stop = "target"

@@ -56,7 +56,8 @@ def test_foreign_table_is_refused(tmp_path):
 
 
 def test_a_rounds_file_of_an_older_version_gains_the_new_columns_and_keeps_its_rows(tmp_path):
-    old_columns = [c for c in ROUND_COLUMNS if c not in ("nsd", "timed_out")]
+    added = ("nsd", "timed_out", "fixed", "broken", "fixed_ml", "broken_ml", "fp_ml", "fn_ml", "far_share", "reach_mm")
+    old_columns = [c for c in ROUND_COLUMNS if c not in added]
     assert list(ROUND_COLUMNS[:len(old_columns)]) == old_columns  # new columns come last
     records = rows("c1", 3)
     lines = [",".join(old_columns)] + [",".join(str(getattr(r, c)) for c in old_columns) for r in records]
@@ -64,5 +65,5 @@ def test_a_rounds_file_of_an_older_version_gains_the_new_columns_and_keeps_its_r
     ResultsWriter(tmp_path)
     back = read_rounds(tmp_path)
     assert list(back.columns) == list(ROUND_COLUMNS) and len(back) == len(records)
-    assert back.nsd.isna().all() and (back.timed_out == 0).all()
+    assert back.nsd.isna().all() and (back.timed_out == 0).all() and back.broken.isna().all()
     assert back.dice.tolist() == [r.dice for r in records]

@@ -193,3 +193,26 @@ def test_nsd_is_recorded_per_round_only_when_asked_for():
 def test_bad_session_settings_are_refused(field, value, message):
     with pytest.raises(ValueError, match=message):
         SessionConfig(**{field: value})
+
+
+def test_each_round_records_what_its_edits_fixed_broke_and_how_far_the_change_reached():
+    case = tumour_case()
+    shape = case.label.shape
+    user = Scripted([[Click((20, 18, 14), True)], [Adjustment(0.1)], [Click((2, 2, 2), True)]])
+    method = Painter(shape)  # ignores adjustments (unsupported); a click fills a ball of radius 8
+    result = run_session(case, method, user, SessionConfig(max_rounds=3), np.random.default_rng(0))
+    rows = result.rounds
+    first = ball(shape, (20, 18, 14), 5)
+    second = first | ball(shape, (20, 18, 14), 8)
+    wrong_before, wrong_after = first != case.label, second != case.label
+    assert rows[1].fixed == np.count_nonzero(wrong_before & ~wrong_after)  # brute force
+    assert rows[1].broken == np.count_nonzero(~wrong_before & wrong_after)
+    assert rows[1].fixed_ml == pytest.approx(rows[1].fixed * np.prod(case.spacing) / 1000)
+    changed = np.argwhere(first != second) * np.asarray(case.spacing)
+    distances = np.linalg.norm(changed - np.asarray((20, 18, 14)) * np.asarray(case.spacing), axis=1)
+    assert rows[1].far_share == pytest.approx(np.mean(distances > 10.0))
+    assert rows[1].reach_mm == pytest.approx(np.percentile(distances, 95))
+    assert np.isnan(rows[0].fixed) and np.isnan(rows[0].far_share)  # round 0: nothing before it
+    assert rows[2].fixed == rows[2].broken == 0 and np.isnan(rows[2].far_share)  # unsupported: nothing changed
+    assert rows[3].broken > 0 and rows[3].fixed == 0  # a click in healthy tissue only breaks
+    assert rows[3].fp_ml > 0 and rows[0].fp_ml == 0  # its ball touches no tumour: a false-positive component

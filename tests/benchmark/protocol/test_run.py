@@ -75,7 +75,8 @@ def test_run_protocol_end_to_end_resumes_and_refuses_a_changed_protocol(tmp_path
     run_json = json.loads((out / "experiments" / "c" / "run.json").read_text())["config"]
     assert run_json["seed"] == 3 and run_json["session"] == {"max_rounds": 2, "target_dice": None, "hd95": False,
                                                              "nsd_mm": None, "conventions": "simedit",
-                                                             "time_limit_s": None, "on_timeout": "keep"}
+                                                             "time_limit_s": None, "on_timeout": "keep",
+                                                             "locality_mm": 10.0}
 
     assert [(a.name, a.status) for a in summary.analyses] == [("sweep", "done"), ("robustness", "failed"),
                                                               ("panels", "failed")]
