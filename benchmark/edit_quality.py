@@ -24,7 +24,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from benchmark.edits import Adjustment, Box, Click, Edit, Stroke
-from benchmark.metrics import Spacing, _check_curve, _check_spacing
+from benchmark.metrics import Spacing, _check_curve, _check_spacing, bounding_box
 
 #: Connectivity of autoPET's connected components (``con_comp`` and
 #: ``false_pos_pix``/``false_neg_pix`` in lab-midas/autoPETCTIV
@@ -87,7 +87,7 @@ def component_errors(pred: np.ndarray, label: np.ndarray, spacing: Spacing) -> t
     """
     _check_masks(pred=pred, label=label)
     voxel_ml = float(np.prod(_check_spacing(spacing))) / 1000.0
-    box = _bounding_box(pred | label)
+    box = bounding_box(pred | label)
     if box is None:
         return 0.0, float("nan")
     # Components of either mask lie inside the union's bounding box, and so does every
@@ -146,7 +146,7 @@ def locality(
     if len(seeds) == 0:
         return float("nan"), float("nan")
     changed = before != after
-    box = _bounding_box(changed)
+    box = bounding_box(changed)
     if box is None:
         return float("nan"), float("nan")
     lower = np.minimum([s.start for s in box], seeds.min(axis=0))
@@ -236,14 +236,6 @@ def _unmatched_voxels(mask: np.ndarray, other: np.ndarray) -> int:
     found = np.zeros(n + 1, bool)
     found[components[mask & other]] = True
     return int(sizes[~found].sum())
-
-
-def _bounding_box(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
-    """The smallest box of slices holding every True voxel of ``mask``; None when empty."""
-    nonzero = [np.flatnonzero(mask.any(axis=other)) for other in ((1, 2), (0, 2), (0, 1))]
-    if nonzero[0].size == 0:
-        return None
-    return tuple(slice(int(n[0]), int(n[-1]) + 1) for n in nonzero)  # type: ignore[return-value]
 
 
 def _check_voxels(voxels: Any, shape: tuple[int, ...], name: str = "edit_voxels") -> np.ndarray:

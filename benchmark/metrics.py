@@ -177,17 +177,22 @@ def auc(dice: Sequence[float], interactions: Sequence[float], normalise: bool = 
     return area / span if span > 0 else float(values[-1])
 
 
+def bounding_box(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
+    """The smallest box of index slices holding every True voxel of a bool [X, Y, Z] mask
+    (any 3D axis order); None when it is empty."""
+    spans = [np.flatnonzero(mask.any(axis=other)) for other in ((1, 2), (0, 2), (0, 1))]
+    if spans[0].size == 0:
+        return None
+    return tuple(slice(int(s[0]), int(s[-1]) + 1) for s in spans)  # type: ignore[return-value]
+
+
 def _surface_distances(pred: np.ndarray, gt: np.ndarray, spacing: Spacing) -> tuple[np.ndarray, np.ndarray]:
     """Distances (mm, float32) from each pred surface voxel to the gt surface, and back.
 
     Both masks must be non-empty. Works on the union's bounding box: every surface
     voxel of either mask lies inside it, so the nearest one is found there too.
     """
-    union = pred | gt
-    box = tuple(
-        slice(nonzero[0], nonzero[-1] + 1)
-        for nonzero in (np.flatnonzero(union.any(axis=other)) for other in ((1, 2), (0, 2), (0, 1)))
-    )
+    box = bounding_box(pred | gt)
     pred_surface, gt_surface = _surface(pred[box]), _surface(gt[box])
     to_gt = edt.edt(np.logical_not(gt_surface).view(np.uint8), anisotropy=spacing, black_border=False)
     to_pred = edt.edt(np.logical_not(pred_surface).view(np.uint8), anisotropy=spacing, black_border=False)

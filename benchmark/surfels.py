@@ -31,7 +31,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from benchmark.metrics import Spacing, _check_masks, _check_spacing
+from benchmark.metrics import Spacing, _check_masks, _check_spacing, bounding_box
 
 #: (o_x, o_y, o_z) of the 8 voxels of a cell, in the order of their bit (bit 7 first).
 _OFFSETS = tuple((x, y, z) for x in (0, 1) for y in (0, 1) for z in (0, 1))
@@ -65,7 +65,7 @@ def surfel_surface_dice(pred: np.ndarray, gt: np.ndarray, spacing: Spacing, tole
     spacing = _check_spacing(spacing)
     if not (np.isfinite(tolerance_mm) and tolerance_mm >= 0):
         raise ValueError(f"tolerance_mm must be a finite distance >= 0 in mm, got {tolerance_mm!r}")
-    box = _bounding_box(pred | gt)
+    box = bounding_box(pred | gt)
     if box is None:
         return float("nan")
     codes = [_neighbour_codes(mask[box]) for mask in (pred, gt)]
@@ -102,14 +102,6 @@ def _neighbour_codes(mask: np.ndarray) -> np.ndarray:
         window = padded[o[0]:o[0] + n[0] + 1, o[1]:o[1] + n[1] + 1, o[2]:o[2] + n[2] + 1]
         codes |= window << np.uint8(_bit(o))
     return codes
-
-
-def _bounding_box(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
-    """The slices of a bool [X, Y, Z] mask's bounding box; None when it is empty."""
-    spans = [np.flatnonzero(mask.any(axis=other)) for other in ((1, 2), (0, 2), (0, 1))]
-    if spans[0].size == 0:
-        return None
-    return tuple(slice(int(s[0]), int(s[-1]) + 1) for s in spans)  # type: ignore[return-value]
 
 
 @lru_cache(maxsize=1)

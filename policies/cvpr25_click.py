@@ -52,6 +52,7 @@ import numpy as np
 from benchmark.edits import Click
 from benchmark.errors import CONNECTIVITY, check_pair
 from benchmark.io.orientation import IDENTITY, check_orientation, file_zyx_to_canonical, to_file_zyx
+from benchmark.metrics import bounding_box
 from benchmark.policy import RoundState
 
 UNITS = ("mm", "voxel")
@@ -63,17 +64,6 @@ CHALLENGE_SEED = 42
 LARGE_ROI_VOXELS = 60_000_000
 #: Relative tolerance on squared mm distances for ties (units=mm, ties=cvpr25).
 MM_TIE_RTOL = 1e-6
-
-
-def extent(mask: np.ndarray) -> tuple[slice, slice, slice] | None:
-    """The bounding box of ``mask`` (bool [A, B, C]) as index slices, None when it is empty."""
-    box = []
-    for axis in range(3):
-        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
-        if len(hit) == 0:
-            return None
-        box.append(slice(int(hit[0]), int(hit[-1]) + 1))
-    return tuple(box)  # type: ignore[return-value]
 
 
 def distance_sq(mask: np.ndarray, sampling: tuple[float, float, float] | None, black_border: bool = True) -> np.ndarray:
@@ -143,7 +133,7 @@ def challenge_click_zyx(error: np.ndarray, sampling: tuple[float, float, float] 
     Returns:
         (z, y, x) indices into ``error``.
     """
-    box = extent(error)
+    box = bounding_box(error)
     if box is None:
         return None
     # numbered over the whole array in C order (cc3d scans memory order; the challenge's
@@ -152,7 +142,7 @@ def challenge_click_zyx(error: np.ndarray, sampling: tuple[float, float, float] 
     sizes = np.bincount(labels.ravel().astype(np.intp, copy=False))
     sizes[0] = 0
     largest = labels == np.argmax(sizes)  # the first of equal largest, as the challenge
-    inner = extent(largest)
+    inner = bounding_box(largest)
     deepest = deepest_voxels(largest[inner], sampling, large_roi)
     pick = deepest[np.random.RandomState(CHALLENGE_SEED).choice(len(deepest))]
     return tuple(int(pick[a] + box[a].start + inner[a].start) for a in range(3))  # type: ignore[return-value]

@@ -198,7 +198,7 @@ def test_padded_crop_edt_is_the_black_border_edt_of_the_component(seed):
     component = labels == np.argmax(np.bincount(labels.ravel())[1:]) + 1
     theirs = port.compute_edt(component)  # scipy, on the box padded by 25%
     assert np.array_equal(theirs * component, ndi.distance_transform_edt(np.pad(component, 1))[1:-1, 1:-1, 1:-1])
-    box = module.extent(component)
+    box = module.bounding_box(component)
     ours = np.zeros(component.shape, np.float32)
     ours[box] = distance_sq(component[box], None)  # black border at the component's box
     assert np.array_equal(ours, np.rint(theirs**2) * component)  # exact squared integers
