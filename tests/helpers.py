@@ -34,6 +34,18 @@ def corrupted_ball(seed: int, shape=(48, 52, 40), radii=(8.0, 13.0)) -> tuple[np
     return label, simulate_prediction(label, rng)
 
 
+def corrupted_ellipsoid(seed: int, shape=(44, 48, 36)) -> tuple[np.ndarray, np.ndarray]:
+    """(label, prediction): an axis-aligned ellipsoid of random radii 8-12 near the centre,
+    and a prediction with an automatic segmentation's errors (benchmark.phantoms.corruption)."""
+    from benchmark.phantoms.corruption import simulate_prediction
+
+    rng = np.random.default_rng(seed)
+    g = np.indices(shape)
+    centre = np.array(shape).reshape(3, 1, 1, 1) / 2 + rng.uniform(-3, 3, (3, 1, 1, 1))
+    label = (((g - centre) / rng.uniform(8, 12, (3, 1, 1, 1))) ** 2).sum(0) <= 1
+    return label, simulate_prediction(label, rng)
+
+
 def last_erosion(mask: np.ndarray) -> np.ndarray:
     """Independent reference for cores: repeated 6-connected erosion until empty; the
     last non-empty mask."""

@@ -8,10 +8,10 @@ from scipy import ndimage as ndi
 
 from benchmark.edits import EditHistory
 from benchmark.io.orientation import canonical_orientation, canonical_zooms, to_canonical
-from benchmark.phantoms.corruption import simulate_prediction
 from benchmark.policy import RoundState
 from policies import cvpr25_click as module
 from policies.cvpr25_click import Cvpr25Click, challenge_click_zyx, distance_sq
+from tests.helpers import corrupted_ellipsoid
 from tests.policies import cvpr25_port as port
 from tests.policies.cvpr25_port import blobs, random_affine, random_shape
 
@@ -224,18 +224,10 @@ def _old_cvpr25_click(label, prediction, spacing, rng):
     return tuple(int(c) for c in voxel), bool(label[tuple(voxel)])
 
 
-def _phantom(seed, shape=(44, 48, 36)):
-    rng = np.random.default_rng(seed)
-    g = np.indices(shape)
-    centre = np.array(shape).reshape(3, 1, 1, 1) / 2 + rng.uniform(-3, 3, (3, 1, 1, 1))
-    label = (((g - centre) / rng.uniform(8, 12, (3, 1, 1, 1))) ** 2).sum(0) <= 1
-    return label, simulate_prediction(label, rng)
-
-
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (1.0, 1.0, 2.5), (0.9, 1.1, 3.0)])
 def test_default_is_unchanged_by_the_move(seed, spacing):
-    label, prediction = _phantom(seed) if seed < 4 else blob_case(seed, orient=False)[:2]
+    label, prediction = corrupted_ellipsoid(seed) if seed < 4 else blob_case(seed, orient=False)[:2]
     rng_ours, rng_old = np.random.default_rng(seed), np.random.default_rng(seed)
     (click,) = Cvpr25Click().propose(RoundState(label, prediction, spacing=spacing), rng_ours)
     assert (click.voxel, click.positive) == _old_cvpr25_click(label, prediction, spacing, rng_old)
@@ -245,7 +237,7 @@ def test_default_is_unchanged_by_the_move(seed, spacing):
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (1.0, 1.0, 2.5)])
 def test_default_clicks_the_edt_maximum_of_the_largest_disagreement_component(seed, spacing):
-    label, pred = _phantom(seed)
+    label, pred = corrupted_ellipsoid(seed)
     (click,) = Cvpr25Click().propose(RoundState(label, pred, spacing=spacing), np.random.default_rng(0))
     comps, n = ndi.label(label != pred, structure=np.ones((3, 3, 3)))
     largest = comps == np.argmax(np.bincount(comps.ravel())[1:]) + 1

@@ -2,20 +2,12 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from benchmark.phantoms.corruption import simulate_prediction
 from benchmark.edits import EditHistory
 from benchmark.policy import RoundState
 from policies.reference_users import RandomClick, RitmClick
+from tests.helpers import corrupted_ellipsoid
 
 SPACINGS = [(1.0, 1.0, 1.0), (1.0, 1.0, 2.5)]
-
-
-def _case(seed, shape=(44, 48, 36)):
-    rng = np.random.default_rng(seed)
-    g = np.indices(shape)
-    centre = np.array(shape).reshape(3, 1, 1, 1) / 2 + rng.uniform(-3, 3, (3, 1, 1, 1))
-    label = (((g - centre) / rng.uniform(8, 12, (3, 1, 1, 1))) ** 2).sum(0) <= 1
-    return label, simulate_prediction(label, rng)
 
 
 def _edt(mask, spacing):
@@ -26,7 +18,7 @@ def _edt(mask, spacing):
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("spacing", SPACINGS)
 def test_ritm_clicks_the_global_edt_maximum_of_the_larger_error(seed, spacing):
-    label, pred = _case(seed)
+    label, pred = corrupted_ellipsoid(seed)
     (click,) = RitmClick().propose(RoundState(label, pred, spacing=spacing), np.random.default_rng(0))
     fn, fp = _edt(label & ~pred, spacing), _edt(pred & ~label, spacing)
     positive = fn.max() > fp.max()
@@ -37,7 +29,7 @@ def test_ritm_clicks_the_global_edt_maximum_of_the_larger_error(seed, spacing):
 
 
 def test_ritm_never_clicks_the_same_voxel_twice():
-    label, pred = _case(0)
+    label, pred = corrupted_ellipsoid(0)
     first = RitmClick().propose(RoundState(label, pred), np.random.default_rng(0))
     again = RitmClick().propose(RoundState(label, pred, EditHistory().add(first)), np.random.default_rng(0))
     assert again and again[0].voxel != first[0].voxel
@@ -45,7 +37,7 @@ def test_ritm_never_clicks_the_same_voxel_twice():
 
 @pytest.mark.parametrize("seed", range(3))
 def test_random_click_is_an_error_voxel_and_reproducible(seed):
-    label, pred = _case(seed)
+    label, pred = corrupted_ellipsoid(seed)
     state = RoundState(label, pred)
     clicks = [RandomClick().propose(state, np.random.default_rng(seed))[0] for _ in range(2)]
     assert clicks[0] == clicks[1]
@@ -66,6 +58,6 @@ def test_random_click_signs_follow_error_volumes():
 
 @pytest.mark.parametrize("policy", [RitmClick(), RandomClick()])
 def test_perfect_prediction_gives_no_click(policy):
-    label, _ = _case(0)
+    label, _ = corrupted_ellipsoid(0)
     assert policy.propose(RoundState(label, label.copy()), np.random.default_rng(0)) == []
     assert policy.name in {"ritm", "random"}
