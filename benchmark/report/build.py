@@ -131,11 +131,10 @@ def _challenge_section(results: Results, rounds: pd.DataFrame, table, tables_dir
     others that recorded NSD (see :mod:`benchmark.report.challenge`)."""
     kinds = challenge.conventions(results)
     scored = [label for label, kind in kinds.items() if kind == "cvpr25"]
-    with_nsd = [label for label in rounds.loc[rounds["nsd"].notna(), "experiment"].astype(str).unique()
-                if label not in scored]
     per_case, means, problems = challenge.challenge_frames(rounds, scored) if scored else (None, pd.DataFrame(), [])
-    unscorable = [label for label in scored if not len(means) or label not in set(means["experiment"])]
-    with_nsd += [label for label in unscorable if label in set(rounds.loc[rounds["nsd"].notna(), "experiment"])]
+    shown = set(means["experiment"]) if len(means) else set()
+    with_nsd = [label for label in rounds.loc[rounds["nsd"].notna(), "experiment"].astype(str).unique()
+                if label not in shown]
     if len(means):
         left_out = f" Not scored: {'; '.join(problems)}." if problems else ""
         note = ("Step 1 is the box, steps 2-6 the clicks; round 0 (before any prompt) is no step. DSC_AUC, NSD_AUC: "
