@@ -1,9 +1,15 @@
-"""SHA-256 digests of the files a result depends on (checkpoints, model folders, plug-ins)."""
+"""SHA-256 digests of what a result depends on (checkpoints, model folders, plug-ins,
+data, settings) and of the predictions themselves."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 
 def file_digest(path: str | Path) -> str:
@@ -23,3 +29,39 @@ def folder_digest(path: str | Path) -> str:
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         h.update(f"{file.relative_to(root).as_posix()}\0{file_digest(file)}\n".encode())
     return h.hexdigest()
+
+
+#: Hex digits of :func:`mask_digest` kept in ``rounds.csv`` (64 bits: two different
+#: predictions share a digest with probability 2^-64).
+MASK_DIGEST_CHARS = 16
+
+
+def mask_digest(mask: np.ndarray) -> str:
+    """Short hex SHA-256 of a bool mask: its shape and its voxels packed to bits in C
+    order, so equal masks (of equal shape) and only they have equal digests.
+
+    Args:
+        mask: bool [X, Y, Z].
+    """
+    mask = np.asarray(mask)
+    if mask.dtype != bool:
+        raise ValueError(f"mask_digest needs a bool mask, got {mask.dtype}")
+    h = hashlib.sha256(repr(tuple(mask.shape)).encode())
+    h.update(np.packbits(np.ascontiguousarray(mask), axis=None).tobytes())
+    return h.hexdigest()[:MASK_DIGEST_CHARS]
+
+
+def files_digest(paths: Iterable[str | Path], root: str | Path) -> str:
+    """Hex SHA-256 over files' bytes and their names relative to ``root``: a copy of
+    the data elsewhere has the same digest, a changed, renamed or added file another."""
+    root = Path(root)
+    h = hashlib.sha256()
+    for path in sorted(Path(p) for p in paths):
+        name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+        h.update(f"{name}\0{file_digest(path)}\n".encode())
+    return h.hexdigest()
+
+
+def json_digest(value: Any) -> str:
+    """Hex SHA-256 of a JSON value, keys sorted: equal settings, equal digest."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()

@@ -63,6 +63,12 @@ class RoundRecord:
             than the locality radius from every voxel of this round's edits, and the
             95th percentile of their distance to them (NaN in round 0, when nothing
             changed, or when the edits have no voxels: adjustments).
+        effort_s: seconds a person would have spent on the session's edits so far, by
+            the run's effort model (:mod:`benchmark.effort`; 0 in round 0).
+        pred_sha: short SHA-256 of this round's predicted mask
+            (:func:`benchmark.digests.mask_digest`), what ``simedit replay`` checks.
+        run_sha: the digest of everything that made the run this row was written in
+            (settings, data, checkpoints, simedit's version and tree; ``run.json``).
     """
 
     case: str
@@ -88,6 +94,9 @@ class RoundRecord:
     fn_ml: float = float("nan")
     far_share: float = float("nan")
     reach_mm: float = float("nan")
+    effort_s: float = float("nan")
+    pred_sha: str = ""
+    run_sha: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,7 @@ class SessionRecord:
 ROUND_COLUMNS = tuple(f.name for f in fields(RoundRecord))
 SESSION_COLUMNS = tuple(f.name for f in fields(SessionRecord))
 _KEY = ["case", "method", "user"]
-_TEXT = {"case": str, "method": str, "user": str, "tools": str, "unsupported": str,
+_TEXT = {"case": str, "method": str, "user": str, "tools": str, "unsupported": str, "pred_sha": str, "run_sha": str,
          "status": str, "stop_reason": str, "error": str}
 
 

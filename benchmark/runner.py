@@ -11,10 +11,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
-import subprocess
 import time
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -23,7 +22,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from benchmark.case import Case
+from benchmark.fingerprint import code_state, run_fingerprint
 from benchmark.io import CaseRef, discover
+from benchmark.masks import write_masks
 from benchmark.method import Method
 from benchmark.registry import (MethodOptions, checkpoint_digests, make_method, make_user, plugin_provenance,
                                 resolve_method, check_user)
@@ -51,6 +52,8 @@ class RunConfig:
         layout: data layout, None to detect it.
         method_options: settings shared by the methods.
         cases: run only these case ids (None: all).
+        save_masks: write every round's prediction, one compressed npz per session, to
+            ``OUT/masks`` (:mod:`benchmark.masks`); not part of the run's identity.
     """
 
     data: Path
@@ -64,6 +67,7 @@ class RunConfig:
     layout: str | None = None
     method_options: MethodOptions = field(default_factory=MethodOptions)
     cases: tuple[str, ...] | None = None
+    save_masks: bool = False
 
     def __post_init__(self) -> None:
         if not self.methods:
@@ -84,7 +88,7 @@ class RunConfig:
 def _results_part(config: dict[str, Any]) -> dict[str, Any]:
     """The settings that decide results: jobs and threads change only how fast a run goes.
     Session settings added since a folder was written count as their defaults there."""
-    part = {k: v for k, v in config.items() if k != "jobs"}
+    part = {k: v for k, v in config.items() if k not in ("jobs", "save_masks")}
     part["method_options"] = {k: v for k, v in part.get("method_options", {}).items() if k != "threads"}
     part["session"] = {**_SESSION_DEFAULTS, **part.get("session", {})}
     return part
@@ -123,7 +127,10 @@ def _failed(key: SessionKey, error: BaseException | str, wall_s: float = 0.0) ->
                          n_edits=0, wall_s=wall_s, error=message)
 
 
-Outcome = tuple[SessionRecord, tuple[RoundRecord, ...], list[dict[str, Any]]]
+#: A finished or failed session: its row, its rounds, its edit log and, with
+#: ``save_masks``, its predictions (bool [R + 1, X, Y, Z]) and the case's spacing.
+Outcome = tuple[SessionRecord, tuple[RoundRecord, ...], list[dict[str, Any]],
+                tuple[np.ndarray, tuple[float, float, float]] | None]
 
 
 def run_case(ref: CaseRef, sessions: list[tuple[str, str, str]], config: RunConfig) -> list[Outcome]:
@@ -131,7 +138,7 @@ def run_case(ref: CaseRef, sessions: list[tuple[str, str, str]], config: RunConf
     try:
         case: Case = ref.load()
     except Exception as error:  # noqa: BLE001 - a broken case fails alone
-        return [(_failed((ref.case_id, name, user), error), (), []) for _, name, user in sessions]
+        return [(_failed((ref.case_id, name, user), error), (), [], None) for _, name, user in sessions]
     outcomes: list[Outcome] = []
     for spec, name, user_name in sessions:
         key = (case.case_id, name, user_name)
@@ -140,14 +147,15 @@ def run_case(ref: CaseRef, sessions: list[tuple[str, str, str]], config: RunConf
             method = _method(spec, config.method_options)
             user = make_user(user_name, config.user_mode)
             result = run_session(case, method, user, config.session, session_rng(config.seed, *key),
-                                 user_name=user_name)
+                                 user_name=user_name, keep_masks=config.save_masks)
         except Exception as error:  # noqa: BLE001 - a broken session fails alone
-            outcomes.append((_failed(key, error, time.perf_counter() - t0), (), []))
+            outcomes.append((_failed(key, error, time.perf_counter() - t0), (), [], None))
             continue
         record = SessionRecord(*key, status="ok", stop_reason=result.stop_reason,
                                rounds=len(result.rounds) - 1, final_dice=result.final_dice,
                                n_edits=result.n_edits, wall_s=time.perf_counter() - t0)
-        outcomes.append((record, result.rounds, result.edit_log()))
+        saved = None if result.masks is None else (result.masks, case.spacing)
+        outcomes.append((record, result.rounds, result.edit_log(), saved))
     return outcomes
 
 
@@ -161,22 +169,21 @@ def provenance(config: RunConfig | None = None) -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                                text=True, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        commit = None
+    code = code_state()
     out = {"python": platform.python_version(), "platform": platform.platform(), "packages": versions,
-           "git_commit": commit}
+           "git_commit": code["git_commit"], "git_dirty": code["git_dirty"]}
     if config is not None:
         out["plugins"] = plugin_provenance(config.methods, config.users)
     return out
 
 
-def _write_run_json(config: RunConfig) -> None:
+def _write_run_json(config: RunConfig, refs: list[CaseRef]) -> str:
+    """Write or update ``run.json``; returns the run's short digest for the rows."""
     path = Path(config.out) / RUN_FILE
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     new = config.to_json()
+    files = [p for ref in refs for p in (*ref.image_paths, ref.label_path) if p is not None and p.exists()]
+    fingerprint = {**run_fingerprint(new, files, Path(config.data)), "since": now}
     if path.exists():
         old = json.loads(path.read_text())
         before, after = _results_part(old["config"]), _results_part(new)
@@ -191,9 +198,15 @@ def _write_run_json(config: RunConfig) -> None:
         if plugins != old.get("plugins"):  # a plug-in upgraded or edited between runs: keep both
             old.setdefault("plugins_before", []).append({"until": now, "plugins": old.get("plugins")})
             old["plugins"] = plugins
+        if old.get("fingerprint", {}).get("digest") != fingerprint["digest"]:  # new data, code or checkpoints
+            if "fingerprint" in old:
+                old.setdefault("fingerprints_before", []).append(old["fingerprint"])
+            old["fingerprint"] = fingerprint
         path.write_text(json.dumps(old, indent=2))
-        return
-    path.write_text(json.dumps({"config": new, "seed": config.seed, "started": now, **provenance(config)}, indent=2))
+        return old["fingerprint"]["run_sha"]
+    path.write_text(json.dumps({"config": new, "seed": config.seed, "started": now, "fingerprint": fingerprint,
+                                **provenance(config)}, indent=2))
+    return fingerprint["run_sha"]
 
 
 Broken = dict[str, str]  # method spec -> why it could not be built
@@ -240,14 +253,16 @@ def run(config: RunConfig, progress: bool = True) -> RunSummary:
     """Run every pending session of ``config`` and append the results to ``config.out``."""
     todo, skipped, broken = plan(config)
     writer = ResultsWriter(config.out)
-    _write_run_json(config)
+    run_sha = _write_run_json(config, discover(config.data, config.layout, config.cases))
     ok = failed = 0
     errors: list[str] = []
 
     def record(outcomes: list[Outcome]) -> None:
         nonlocal ok, failed
-        for session, rounds, edits in outcomes:
-            writer.write(session, rounds, edits)
+        for session, rounds, edits, saved in outcomes:
+            if saved is not None:
+                write_masks(config.out, *session.key, *saved)
+            writer.write(session, [replace(r, run_sha=run_sha) for r in rounds], edits)
             if session.status == "ok":
                 ok += 1
             else:
@@ -255,7 +270,7 @@ def run(config: RunConfig, progress: bool = True) -> RunSummary:
                 errors.append(f"{session.case} / {session.method} / {session.user}: {session.error}")
 
     for ref, sessions in todo:  # sessions of a method that could not be built fail without a worker
-        record([(_failed((ref.case_id, name, user), broken[spec]), (), []) for spec, name, user in sessions
+        record([(_failed((ref.case_id, name, user), broken[spec]), (), [], None) for spec, name, user in sessions
                 if spec in broken])
     runnable = [(ref, s) for ref, s in ((ref, [x for x in ss if x[0] not in broken]) for ref, ss in todo) if s]
     for outcomes in _execute(runnable, config, progress):

@@ -20,12 +20,14 @@ and are recorded as unsupported in the round's row.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from benchmark.case import Case
+from benchmark.digests import mask_digest
+from benchmark.effort import EffortModel, opening_slice, round_effort
 from benchmark.edits import Adjustment, Box, Click, Edit, EditHistory, Stroke
 from benchmark.edit_quality import component_errors, edit_voxels, fixed_broken, locality
 from benchmark.method import CallTimedOut, Method
@@ -57,6 +59,7 @@ class SessionConfig:
         on_timeout: "keep" (the previous prediction stands) or "empty" (an empty mask).
         locality_mm: the radius of the locality measure (changed voxels farther than this
             from every edit voxel of the round count as far).
+        effort: the seconds a person would spend per edit (``effort_s`` in the rows).
     """
 
     max_rounds: int = 5
@@ -67,6 +70,7 @@ class SessionConfig:
     time_limit_s: float | None = None
     on_timeout: str = "keep"
     locality_mm: float = 10.0
+    effort: EffortModel = field(default_factory=EffortModel)
 
     def __post_init__(self) -> None:
         if self.max_rounds < 0:
@@ -83,6 +87,8 @@ class SessionConfig:
             raise ValueError(f"on_timeout must be one of {', '.join(ON_TIMEOUT)}, got {self.on_timeout!r}")
         if not (np.isfinite(self.locality_mm) and self.locality_mm >= 0):
             raise ValueError(f"locality_mm must be a radius >= 0 in mm, got {self.locality_mm!r}")
+        if isinstance(self.effort, dict):  # from run.json
+            object.__setattr__(self, "effort", EffortModel.from_mapping(self.effort))
 
     def nsd(self, pred: np.ndarray, label: np.ndarray, spacing: tuple[float, float, float], dsc: float) -> float:
         """This round's NSD by the configured conventions (NaN when not asked for)."""
@@ -97,12 +103,18 @@ class SessionConfig:
 
 @dataclass(frozen=True)
 class SessionResult:
-    """What a session produced: its rows, its edits per round and why it stopped."""
+    """What a session produced: its rows, its edits per round and why it stopped.
+
+    Attributes:
+        masks: every round's prediction, bool [R + 1, X, Y, Z] (round 0 first), when
+            :func:`run_session` was asked to keep them; None otherwise.
+    """
 
     rounds: tuple[RoundRecord, ...]
     edits: tuple[tuple[Edit, ...], ...]
     stop_reason: str
     final_prediction: np.ndarray
+    masks: np.ndarray | None = None
 
     @property
     def final_dice(self) -> float:
@@ -199,7 +211,7 @@ def check_edits(proposed: object, shape: tuple[int, ...], who: str) -> tuple[Edi
 
 
 def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
-                rng: np.random.Generator, *, user_name: str | None = None) -> SessionResult:
+                rng: np.random.Generator, *, user_name: str | None = None, keep_masks: bool = False) -> SessionResult:
     """Run the editing loop on one case.
 
     Args:
@@ -210,6 +222,7 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
         rng: the session's random generator, handed to the user each round.
         user_name: the user's name in the rows (default ``user.name``; the runner
             passes the full spec, e.g. ``multi:target_dice=0.95``).
+        keep_masks: return every round's prediction in ``masks`` (for ``--save-masks``).
     """
     image = case.without_label()
     shape = case.label.shape
@@ -217,7 +230,10 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
     history = EditHistory()  # everything the user did
     supported = EditHistory()  # what the method is given
 
+    effort_s, shown = 0.0, opening_slice(shape)
+
     def row(r: int, call: Call, edits: tuple[Edit, ...], user_ms: float, before: np.ndarray | None) -> RoundRecord:
+        nonlocal effort_s, shown
         pred = call.mask
         score = dice(pred, case.label)
         fp_ml, fn_ml = component_errors(pred, case.label, case.spacing)
@@ -226,6 +242,8 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
             fixed, broken = fixed_broken(before, pred, case.label)
             given = [e for e in edits if e.tool in method.tools]  # what the method acted on
             far, reach = locality(before, pred, edit_voxels(given, shape), case.spacing, config.locality_mm)
+            seconds, shown = round_effort(edits, case.spacing, config.effort, shown, shape)
+            effort_s += seconds
             change = dict(fixed=fixed, broken=broken, fixed_ml=fixed * voxel_ml, broken_ml=broken * voxel_ml,
                           far_share=far, reach_mm=reach)
         return RoundRecord(
@@ -237,12 +255,13 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
             user_ms=user_ms, model_ms=call.model_ms, forward_ms=call.forward_ms,
             volume_ml=np.count_nonzero(pred) * voxel_ml,
             nsd=config.nsd(pred, case.label, case.spacing, score), timed_out=int(call.timed_out),
-            fp_ml=fp_ml, fn_ml=fn_ml, **change,
+            fp_ml=fp_ml, fn_ml=fn_ml, effort_s=effort_s, pred_sha=mask_digest(pred), **change,
         )
 
     call = _predict(method, image, supported, shape, config, None)
     pred = call.mask
     rows = [row(0, call, (), 0.0, None)]
+    masks = [pred] if keep_masks else None
     stop = "budget"
     for r in range(1, config.max_rounds + 1):
         if config.target_dice is not None and rows[-1].dice >= config.target_dice:
@@ -261,7 +280,9 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
         call = _predict(method, image, supported, shape, config, pred)
         pred = call.mask
         rows.append(row(r, call, edits, user_ms, before))
+        if masks is not None:
+            masks.append(pred)
     else:
         if config.target_dice is not None and rows[-1].dice >= config.target_dice:
             stop = "target"
-    return SessionResult(tuple(rows), history.rounds, stop, pred)
+    return SessionResult(tuple(rows), history.rounds, stop, pred, None if masks is None else np.stack(masks))

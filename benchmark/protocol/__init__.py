@@ -28,9 +28,13 @@ Schema (relative paths resolve against the protocol file's folder)::
                                    #   nsd: MM  NSD per round at this tolerance (rounds.csv nsd)
                                    #   conventions: cvpr25  the challenge's NSD (surface elements,
                                    #            0 where DSC <= 0.2) and its scores in the report
+                                   #   locality_mm: 10  radius of rounds.csv far_share
     time_limit_s: null             # optional: seconds a prediction may take (rounds.csv timed_out)
     on_timeout: keep               # optional: keep (the previous prediction stands) or empty
     initial: null                  # optional: folder of first masks <case_id>.nii.gz for manual-paint
+    effort: {click_s: 2.4}         # optional: seconds per edit behind rounds.csv effort_s (the
+                                   #   others keep their defaults; benchmark.effort.EffortModel)
+    save_masks: false              # optional: every round's prediction in experiments/<id>/masks/
     methods:                       # alias -> method spec (benchmark.specs; `simedit methods` lists them)
       G: editor=checkpoints/G.pt   #   a file or folder argument resolves against the protocol's folder
       paint: manual-paint          #   external programs run there: cvpr25=python predict.py {inputs} {outputs}

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from benchmark.effort import EffortModel
 from benchmark.io import LAYOUTS, discover
 from benchmark.names import unknown_name
 from benchmark.protocol.schema import ANALYSES, CASE_SELECTIONS, DEFAULT_ANALYSIS_CASES, DEFAULT_KS, AnalysisSpec, \
@@ -21,9 +22,9 @@ from benchmark.registry import MODES, PluginError, check_user, resolve_method, t
 from benchmark.session import CONVENTIONS, ON_TIMEOUT
 
 _TOP_KEYS = ("name", "title", "data", "layout", "cases", "seed", "metrics", "initial", "time_limit_s", "on_timeout",
-             "methods", "experiments", "analyses")
+             "effort", "save_masks", "methods", "experiments", "analyses")
 _EXPERIMENT_KEYS = ("id", "label", "method", "user", "mode", "rounds", "target_dice", "time_limit_s", "on_timeout")
-_METRIC_KEYS = ("hd95", "nsd", "conventions")
+_METRIC_KEYS = ("hd95", "nsd", "conventions", "locality_mm")
 _ANALYSIS_KEYS = {"sweep": ("methods", "cases", "k"), "robustness": ("methods", "cases"), "panels": ("methods", "cases")}
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 _ID = re.compile(r"[a-z0-9_-]+")
@@ -134,6 +135,17 @@ def _parse(raw: Any, source: Path, base: Path) -> Protocol:
     conventions = metrics.get("conventions", "simedit")
     if conventions not in CONVENTIONS:
         raise _Problem("metrics.conventions", unknown_name("conventions", conventions, CONVENTIONS))
+    locality = metrics.get("locality_mm", 10.0)
+    if not (_is_number(locality) and math.isfinite(locality) and locality >= 0):
+        raise _Problem("metrics.locality_mm", f"expected the locality radius in mm (e.g. 10), got {_kind(locality)}")
+    effort = _mapping(top.get("effort", {}), "effort", "{click_s: 2.4, slice_s: 2.0, ...} (seconds per edit)")
+    try:
+        effort_model = EffortModel.from_mapping(dict(effort))
+    except ValueError as error:
+        raise _Problem("effort", str(error).removeprefix("effort: ")) from None
+    save_masks = top.get("save_masks", False)
+    if not isinstance(save_masks, bool):
+        raise _Problem("save_masks", f"expected true or false, got {save_masks!r}")
     limits = _time_limit(top, "", None, "keep")
     initial = top.get("initial")
     if initial is not None:
@@ -143,7 +155,8 @@ def _parse(raw: Any, source: Path, base: Path) -> Protocol:
     experiments = _experiments(top["experiments"], methods, limits)
     analyses = _analyses(top.get("analyses", {}), methods, cases, experiments)
     return Protocol(name, title, source, data, layout, selection, cases, seed, hd95, initial, methods,
-                    experiments, analyses, base, None if nsd is None else float(nsd), conventions)
+                    experiments, analyses, base, None if nsd is None else float(nsd), conventions, float(locality),
+                    effort_model, save_masks)
 
 
 def _time_limit(entry: Mapping[str, Any], where: str, limit: float | None, on_timeout: str) -> tuple[float | None, str]:

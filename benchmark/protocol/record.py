@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from benchmark.effort import EffortModel
 from benchmark.protocol.schema import PROTOCOL_FILE, Protocol
 
 # protocol.json entries that do not change results: a re-run may change them.
-_DESCRIPTIVE = ("title", "source", "methods", "started", "resumed")
+_DESCRIPTIVE = ("title", "source", "methods", "started", "resumed", "save_masks")
 # Entries added after results folders existed, with the value every older folder had.
-_ADDED = {"nsd_mm": None, "conventions": "simedit"}
+_ADDED = {"nsd_mm": None, "conventions": "simedit", "locality_mm": 10.0, "effort": EffortModel().to_json()}
 _ADDED_PER_EXPERIMENT = {"time_limit_s": None, "on_timeout": "keep"}
 
 
@@ -35,6 +36,9 @@ def protocol_record(protocol: Protocol, device: str = "cpu") -> dict[str, Any]:
         "hd95": protocol.hd95,
         "nsd_mm": protocol.nsd_mm,
         "conventions": protocol.conventions,
+        "locality_mm": protocol.locality_mm,
+        "effort": protocol.effort.to_json(),
+        "save_masks": protocol.save_masks,
         "initial": str(protocol.initial) if protocol.initial else None,
         "device": device,
         "methods": dict(protocol.methods),

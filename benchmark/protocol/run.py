@@ -66,23 +66,24 @@ class ProtocolSummary:
 
 
 def run_config(protocol: Protocol, experiment: Experiment, out: Path, jobs: int = 1, device: str = "cpu",
-               threads: int | None = None) -> RunConfig:
+               threads: int | None = None, save_masks: bool = False) -> RunConfig:
     """The runner's configuration of one experiment, writing to ``OUT/experiments/<id>``."""
     return RunConfig(
         data=protocol.data, out=Path(out) / experiment.folder, methods=(experiment.method,), users=(experiment.user,),
         user_mode=experiment.mode,
         session=SessionConfig(max_rounds=experiment.rounds, target_dice=experiment.target_dice, hd95=protocol.hd95,
                               nsd_mm=protocol.nsd_mm, conventions=protocol.conventions,
-                              time_limit_s=experiment.time_limit_s, on_timeout=experiment.on_timeout),
+                              time_limit_s=experiment.time_limit_s, on_timeout=experiment.on_timeout,
+                              locality_mm=protocol.locality_mm, effort=protocol.effort),
         seed=protocol.seed, jobs=jobs, layout=protocol.layout,
         method_options=MethodOptions(initial=protocol.initial, device=device, threads=threads,
                                      workdir=protocol.workdir),
-        cases=protocol.cases,
+        cases=protocol.cases, save_masks=protocol.save_masks or save_masks,
     )
 
 
 def run_protocol(protocol: Protocol, out: Path, jobs: int = 1, device: str = "cpu",
-                 progress: bool = True, threads: int | None = None) -> ProtocolSummary:
+                 progress: bool = True, threads: int | None = None, save_masks: bool = False) -> ProtocolSummary:
     """Run every experiment, then every analysis, of ``protocol`` into ``out``.
 
     Resumable: each experiment's runner skips the sessions finished in its folder, and
@@ -97,6 +98,7 @@ def run_protocol(protocol: Protocol, out: Path, jobs: int = 1, device: str = "cp
         device: "cpu" or "cuda" for network methods.
         progress: show progress bars and a line per step on stderr.
         threads: CPU threads each method may use (None: its library's default).
+        save_masks: save every round's prediction (as the protocol's ``save_masks``).
 
     Raises:
         ValueError: ``out`` holds the results of a different protocol; jobs < 1; CUDA
@@ -118,7 +120,7 @@ def run_protocol(protocol: Protocol, out: Path, jobs: int = 1, device: str = "cp
     experiments = []
     for i, experiment in enumerate(protocol.experiments, start=1):
         say(f"experiment {i}/{len(protocol.experiments)}: {experiment.label}")
-        config = run_config(protocol, experiment, out, jobs, device, threads)
+        config = run_config(protocol, experiment, out, jobs, device, threads, save_masks)
         try:
             outcome = ExperimentOutcome(experiment, config.out, run(config, progress=progress))
         except Exception as error:  # noqa: BLE001 - one broken experiment must not stop the others

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmark.effort import EffortModel
 from benchmark.results import SESSIONS_FILE, read_sessions
 
 PROTOCOL_FILE = "protocol.json"
@@ -113,6 +114,9 @@ class Protocol:
         workdir: the folder relative paths resolved against; external programs run there.
         nsd_mm: NSD tolerance in mm computed per round (None: no NSD).
         conventions: "simedit" or "cvpr25" (the challenge's NSD and its report table).
+        locality_mm: the locality radius of the edit-quality columns (``far_share``).
+        effort: seconds per edit behind ``effort_s`` (:mod:`benchmark.effort`).
+        save_masks: write every round's prediction to each experiment's ``masks/``.
     """
 
     name: str
@@ -131,3 +135,6 @@ class Protocol:
     workdir: Path = Path(".")
     nsd_mm: float | None = None
     conventions: str = "simedit"
+    locality_mm: float = 10.0
+    effort: EffortModel = dataclasses.field(default_factory=EffortModel)
+    save_masks: bool = False

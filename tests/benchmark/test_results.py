@@ -56,7 +56,8 @@ def test_foreign_table_is_refused(tmp_path):
 
 
 def test_a_rounds_file_of_an_older_version_gains_the_new_columns_and_keeps_its_rows(tmp_path):
-    added = ("nsd", "timed_out", "fixed", "broken", "fixed_ml", "broken_ml", "fp_ml", "fn_ml", "far_share", "reach_mm")
+    added = ("nsd", "timed_out", "fixed", "broken", "fixed_ml", "broken_ml", "fp_ml", "fn_ml", "far_share", "reach_mm",
+             "effort_s", "pred_sha", "run_sha")
     old_columns = [c for c in ROUND_COLUMNS if c not in added]
     assert list(ROUND_COLUMNS[:len(old_columns)]) == old_columns  # new columns come last
     records = rows("c1", 3)

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.effort import EffortModel
 from benchmark.protocol import (
     DEFAULT_KS,
     held_out,
     load_protocol,
+    run_config,
     shipped_protocol,
 )
 from tests.benchmark.protocol.helpers import CASES, base_protocol, checkpoint, write
@@ -49,6 +51,11 @@ CHANGES = [
     (_set("data", "nowhere"), "data: "),
     (_set("metrics", {"hd95": "no"}), "metrics.hd95: expected true or false"),
     (_set("metrics", {"hd": True}), "metrics.hd: unknown key 'hd'; did you mean 'hd95'?"),
+    (_set("metrics", {"locality_mm": -1}), "metrics.locality_mm: expected the locality radius in mm"),
+    (_set("effort", {"clik_s": 2}), "effort: unknown key 'clik_s'; the effort model has click_s"),
+    (_set("effort", {"click_s": "fast"}), "effort: click_s must be a number of seconds >= 0"),
+    (_set("effort", [1, 2]), "effort: expected {click_s: 2.4"),
+    (_set("save_masks", "yes"), "save_masks: expected true or false"),
     (_set("cases", "heldout"), "cases: unknown case selection 'heldout'; did you mean 'held-out'?"),
     (_set("cases", ["Brats18_SIM_000_1", "Brats18_SIM_00_1"]),
      "cases[1]: no case 'Brats18_SIM_00_1' in "),
@@ -114,6 +121,16 @@ def test_refuses_other_files_and_a_top_level_that_is_no_mapping(tmp_path):
                                             "data, methods, experiments, ...), got list ['a', 'b']"
 
 
+def test_effort_save_masks_and_locality_reach_every_experiment(tmp_path, data):
+    protocol = base_protocol(data)
+    protocol.update(effort={"click_s": 1.5, "slice_step_s": 0}, save_masks=True)
+    protocol["metrics"]["locality_mm"] = 4
+    loaded = load_protocol(write(tmp_path, protocol))
+    assert loaded.effort == EffortModel(click_s=1.5, slice_step_s=0.0) and loaded.locality_mm == 4.0
+    config = run_config(loaded, loaded.experiments[1], tmp_path / "out")
+    assert config.session.effort == loaded.effort and config.session.locality_mm == 4.0 and config.save_masks
+
+
 def test_defaults_and_relative_paths(tmp_path, data):
     shutil.copytree(data, tmp_path / "cases")
     protocol = base_protocol("cases")
@@ -123,6 +140,7 @@ def test_defaults_and_relative_paths(tmp_path, data):
     assert loaded.data == tmp_path / "cases" and loaded.source == tmp_path / "p.yaml"
     assert loaded.case_selection == "held-out" and loaded.cases == tuple(CASES)  # no networks: all held out
     assert (loaded.seed, loaded.hd95, loaded.title) == (0, True, "tiny")
+    assert (loaded.locality_mm, loaded.effort, loaded.save_masks) == (10.0, EffortModel(), False)
     c = loaded.experiments[2]
     assert (c.label, c.mode, c.target_dice, c.method, c.folder) == ("c", "test", None, "manual-paint", "experiments/c")
     (sweep,) = loaded.analyses

@@ -9,6 +9,7 @@ import torch
 from click.testing import CliRunner
 
 from benchmark.cli import main
+from benchmark.effort import EffortModel
 from benchmark.protocol import (
     COMPLETED_FILE,
     load_protocol,
@@ -76,7 +77,8 @@ def test_run_protocol_end_to_end_resumes_and_refuses_a_changed_protocol(tmp_path
     assert run_json["seed"] == 3 and run_json["session"] == {"max_rounds": 2, "target_dice": None, "hd95": False,
                                                              "nsd_mm": None, "conventions": "simedit",
                                                              "time_limit_s": None, "on_timeout": "keep",
-                                                             "locality_mm": 10.0}
+                                                             "locality_mm": 10.0,
+                                                             "effort": EffortModel().to_json()}
 
     assert [(a.name, a.status) for a in summary.analyses] == [("sweep", "done"), ("robustness", "failed"),
                                                               ("panels", "failed")]
