@@ -37,7 +37,7 @@ class _LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=_LazyGroup, lazy={"train": "baselines.commands:train"},
+@click.group(cls=_LazyGroup, lazy={"train": "baselines.commands:train", "replay": "benchmark.replay:replay_command"},
              context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """simedit: benchmark interactive editing of 3D segmentations with simulated users."""
@@ -109,9 +109,12 @@ def edits(prediction: Path, label: Path, tool: str, mode: str, seed: int) -> Non
               help="Where network methods run.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads each method may use (default: its library's).")
+@click.option("--effort", default="", help="Seconds per edit behind effort_s, e.g. click_s=2,slice_s=1 "
+                                           "(the rest keep their defaults; see the README).")
+@click.option("--save-masks", is_flag=True, help="Save every round's prediction to OUT/masks (one npz per session).")
 @click.pass_context
 def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mode, target_dice, initial, cases,
-        no_hd95, device, threads) -> None:
+        no_hd95, device, threads, effort, save_masks) -> None:
     """Run every case x method x user session and write the results table to OUT.
 
     Methods and users: `simedit methods` and `simedit users` list them (e.g.
@@ -122,12 +125,13 @@ def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mo
     and analyses instead: simedit run PROTOCOL.yaml [--out DIR] [--jobs N] [--device D].
     """
     if protocol is not None:
-        _run_protocol(ctx, protocol, out, jobs, device, threads)
+        _run_protocol(ctx, protocol, out, jobs, device, threads, save_masks)
         return
     missing = [flag for flag, value in (("--data", data), ("--method", methods), ("--user", users), ("--out", out))
                if not value]
     if missing:
         raise click.UsageError(f"Missing option(s) {', '.join(missing)}, or give a PROTOCOL.yaml file.")
+    from benchmark.effort import EffortModel
     from benchmark.registry import MethodOptions
     from benchmark.runner import RunConfig, run as run_all
     from benchmark.session import SessionConfig
@@ -135,10 +139,11 @@ def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mo
     try:
         config = RunConfig(
             data=data, out=out, methods=tuple(methods), users=tuple(users), user_mode=mode,
-            session=SessionConfig(max_rounds=rounds, target_dice=target_dice, hd95=not no_hd95),
+            session=SessionConfig(max_rounds=rounds, target_dice=target_dice, hd95=not no_hd95,
+                                  effort=EffortModel.parse(effort)),
             seed=seed, jobs=jobs, layout=layout,
             method_options=MethodOptions(initial=initial, device=device, threads=threads),
-            cases=tuple(cases) or None,
+            cases=tuple(cases) or None, save_masks=save_masks,
         )
         summary = run_all(config)
     except ValueError as e:
@@ -149,21 +154,23 @@ def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mo
 
 
 def _run_protocol(ctx: click.Context, path: Path, out: Path | None, jobs: int, device: str,
-                  threads: int | None) -> None:
+                  threads: int | None, save_masks: bool) -> None:
     """`simedit run PROTOCOL.yaml`: refuses the options the protocol sets, runs it, prints a summary."""
     from click.core import ParameterSource
 
     from benchmark.protocol import load_protocol, run_protocol
 
     given = [p.opts[-1] for p in ctx.command.params if isinstance(p, click.Option)
-             and p.name not in ("out", "jobs", "device", "threads")
+             and p.name not in ("out", "jobs", "device", "threads", "save_masks")
              and ctx.get_parameter_source(p.name) != ParameterSource.DEFAULT]
     if given:
         raise click.UsageError(f"{', '.join(given)} cannot be combined with a protocol file, which sets them; edit "
-                               f"{path} instead (with a protocol only --out, --jobs, --device and --threads apply).")
+                               f"{path} instead (with a protocol only --out, --jobs, --device, --threads and --save-masks "
+                               "apply).")
     try:
         protocol = load_protocol(path)
-        summary = run_protocol(protocol, out or Path("results") / protocol.name, jobs, device, threads=threads)
+        summary = run_protocol(protocol, out or Path("results") / protocol.name, jobs, device, threads=threads,
+                               save_masks=save_masks)
     except ValueError as e:
         raise _fail(e)
     _print_protocol_summary(summary)
@@ -338,7 +345,10 @@ def demo(out: Path, preset: str, device: str, cases: int, train_cases: int, shap
               "(default: the first).")
 @click.option("--n-boot", default=10000, show_default=True, help="Bootstrap resamples for confidence intervals.")
 @click.option("--seed", default=0, show_default=True, help="Seeds the bootstrap and the point jitter.")
-def report(results_dir: Path, out: Path | None, reference: str | None, n_boot: int, seed: int) -> None:
+@click.option("--dice-target", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True,
+              help="Dice t of 'How the edits behaved': sessions reaching t and the effort they spent to reach it.")
+def report(results_dir: Path, out: Path | None, reference: str | None, n_boot: int, seed: int,
+           dice_target: float) -> None:
     """Tables, figures and index.html/index.md of a protocol or run folder RESULTS_DIR."""
     import pandas as pd
 
@@ -346,7 +356,7 @@ def report(results_dir: Path, out: Path | None, reference: str | None, n_boot: i
     from benchmark.report.tables import summary_display
 
     try:
-        folder = build_report(results_dir, out, reference, n_boot, seed)
+        folder = build_report(results_dir, out, reference, n_boot, seed, dice_target=dice_target)
     except ValueError as e:
         raise _fail(e)
     click.echo(f"report written to {folder / 'index.html'} (and index.md, figures/, tables/)")

@@ -9,7 +9,7 @@ float32 [C, X, Y, Z] z-scored inside the brain. Every problem with a case's file
 The parts:
 
 - :mod:`benchmark.io.cases`: finding cases (:class:`CaseRef`, :func:`discover`), loading
-  one (:func:`load_case`) or a mask (:func:`load_mask`), :func:`zscore_brain`.
+  one (:func:`load_case`; its image alone: :func:`load_image`) or a mask (:func:`load_mask`), :func:`zscore_brain`.
 - :mod:`benchmark.io.layouts`: where the files of each layout live and what their labels
   mean; :func:`detect_layout`, :func:`write_dataset_json`. No voxel data.
 - :mod:`benchmark.io.nifti`: reading and writing one NIfTI file, and the checks of its rank,
@@ -23,7 +23,7 @@ module.
 
 from __future__ import annotations
 
-from benchmark.io.cases import CaseRef, discover, load_case, load_mask, zscore_brain
+from benchmark.io.cases import CaseRef, discover, load_case, load_image, load_mask, zscore_brain
 from benchmark.io.layouts import LAYOUTS, MODALITIES, detect_layout, write_dataset_json
 from benchmark.io.nifti import AFFINE_TOLERANCE_MM
 from benchmark.io.orientation import canonical_orientation, from_canonical_voxels, to_canonical
@@ -31,6 +31,6 @@ from benchmark.io.writing import write_case
 
 __all__ = [
     "LAYOUTS", "MODALITIES", "AFFINE_TOLERANCE_MM", "CaseRef", "detect_layout", "discover",
-    "load_case", "load_mask", "write_case", "write_dataset_json", "zscore_brain",
+    "load_case", "load_image", "load_mask", "write_case", "write_dataset_json", "zscore_brain",
     "canonical_orientation", "to_canonical", "from_canonical_voxels",
 ]  # fmt: skip

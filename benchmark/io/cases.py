@@ -147,13 +147,7 @@ def load_case(ref: CaseRef) -> Case:
     ornt = canonical_orientation(affine)
     raw_label = to_canonical(labels, affine).astype(np.uint8 if max(allowed) < 256 else np.int32)
 
-    image = np.empty((len(ref.modalities), *raw_label.shape), np.float32)
-    channels = _image_channels(ref, labels.shape, affine)
-    for c, (path, volume) in enumerate(channels):
-        if volume.dtype.kind == "f" and not np.isfinite(volume).all():
-            bad = volume.size - np.count_nonzero(np.isfinite(volume))
-            raise InvalidCaseError(f"{path}: {bad} NaN or Inf intensities; replace them (e.g. with 0) and reload")
-        image[c] = zscore_brain(to_canonical(volume, affine))
+    image = _image(ref, labels.shape, affine, ref.label_path.name, raw_label.shape)
     return Case(
         case_id=ref.case_id,
         image=image,
@@ -200,17 +194,49 @@ def zscore_brain(volume: np.ndarray) -> np.ndarray:
     return out
 
 
-def _image_channels(ref: CaseRef, shape: tuple[int, ...], affine: np.ndarray):
-    """Yield (path, volume [X, Y, Z] as stored) per channel, each file checked against the label's grid."""
+def load_image(ref: CaseRef) -> CaseImage:
+    """Read a case's image alone, as :func:`load_case` does, on the first image file's
+    grid: what a method is given, for re-running predictions (``simedit replay``) where
+    the labels are not needed or not there.
+
+    Raises:
+        InvalidCaseError: as :func:`load_case`, for the image files.
+    """
+    first = ref.image_paths[0]
+    data, affine, zooms = read_nifti(first)
+    shape = data.shape[:3]
+    ornt = canonical_orientation(affine)
+    canonical = tuple(int(n) for n in np.asarray(shape)[np.argsort(ornt[:, 0])])
+    image = _image(ref, shape, affine, first.name, canonical)
+    return CaseImage(ref.case_id, image, canonical_zooms(zooms[:3], ornt), affine @ inv_ornt_aff(ornt, shape),
+                     tuple(ref.modalities), ornt)
+
+
+def _image(ref: CaseRef, shape: tuple[int, ...], affine: np.ndarray, grid: str,
+           canonical: tuple[int, ...]) -> np.ndarray:
+    """float32 [C, *canonical]: every channel checked against ``shape`` and ``affine``,
+    reoriented and z-scored."""
+    image = np.empty((len(ref.modalities), *canonical), np.float32)
+    for c, (path, volume) in enumerate(_image_channels(ref, shape, affine, grid)):
+        if volume.dtype.kind == "f" and not np.isfinite(volume).all():
+            bad = volume.size - np.count_nonzero(np.isfinite(volume))
+            raise InvalidCaseError(f"{path}: {bad} NaN or Inf intensities; replace them (e.g. with 0) and reload")
+        image[c] = zscore_brain(to_canonical(volume, affine))
+    return image
+
+
+def _image_channels(ref: CaseRef, shape: tuple[int, ...], affine: np.ndarray, grid: str):
+    """Yield (path, volume [X, Y, Z] as stored) per channel, each file checked against
+    the grid of the file named ``grid`` (the label's, or the first image's)."""
     channels = len(ref.modalities) if ref.layout == "msd" else None
     for path in ref.image_paths:
         data, file_affine, _ = read_nifti(path)
         check_rank(path, data.shape, channels)
         if data.shape[:3] != shape:
             raise InvalidCaseError(
-                f"{path}: shape {data.shape[:3]} differs from {ref.label_path.name}'s {shape}; put the files on one grid"
+                f"{path}: shape {data.shape[:3]} differs from {grid}'s {shape}; put the files on one grid"
             )
-        check_affine(path, file_affine, affine, ref.label_path.name)
+        check_affine(path, file_affine, affine, grid)
         if channels is None:
             yield path, data
         else:

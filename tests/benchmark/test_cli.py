@@ -52,6 +52,23 @@ def test_run_reports_failures_and_keeps_going(tmp_path):
     assert "1 sessions ok, 1 failed" in res.output and "BraTS2021_00000_flair.nii.gz" in res.output
 
 
+def test_run_takes_an_effort_model_and_saves_masks(tmp_path):
+    from benchmark.masks import read_masks
+    from benchmark.results import read_rounds
+
+    write_cases(tmp_path / "data", n=1)
+    args = ["run", "--data", str(tmp_path / "data"), "--method", "manual-paint", "--user", "selection", "--rounds", "2"]
+    res = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a"), "--effort", "click_s=10,slice_s=0,slice_step_s=0",
+                                    "--save-masks"])
+    assert res.exit_code == 0, res.output
+    rounds = read_rounds(tmp_path / "a").sort_values("round")
+    assert rounds.effort_s.tolist() == [10.0 * n for n in rounds.n_edits]  # one click a round, no moves priced
+    masks = read_masks(tmp_path / "a", "BraTS2021_00000", "manual-paint", "selection")
+    assert masks is not None and len(masks) == len(rounds)
+    bad = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b"), "--effort", "clicks=1"])
+    assert bad.exit_code != 0 and "--effort: unknown key 'clicks'" in bad.output
+
+
 def test_run_suggests_names(tmp_path):
     write_cases(tmp_path / "data", n=1)
     res = CliRunner().invoke(main, ["run", "--data", str(tmp_path / "data"), "--method", "manual-paint",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmark.case import InvalidCaseError
-from benchmark.io.cases import discover, load_mask
+from benchmark.io.cases import discover, load_image, load_mask
 from benchmark.io.layouts import LAYOUTS, MODALITIES, detect_layout
 from benchmark.io.writing import write_case
 from tests.benchmark.io.helpers import (
@@ -49,6 +49,20 @@ def test_round_trip_in_every_layout(tmp_path, layout):
     np.testing.assert_array_equal(case.raw_label, expected_raw)
     assert case.spacing == (1.0, 1.0, 1.0)
     assert Path(case.source).exists()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_load_image_reads_what_load_case_gives_methods_without_the_label(tmp_path, layout):
+    root = write(tmp_path, layout)
+    ref = discover(root)[1]
+    seen = ref.load().without_label()
+    if ref.label_path is not None:
+        ref.label_path.unlink()  # replay needs no ground truth
+    image = load_image(ref)
+    np.testing.assert_array_equal(image.image, seen.image)
+    np.testing.assert_array_equal(image.affine, seen.affine)
+    np.testing.assert_array_equal(image.orientation, seen.orientation)
+    assert (image.case_id, image.spacing, image.modalities) == (seen.case_id, seen.spacing, seen.modalities)
 
 
 def test_normalisation_is_zero_mean_unit_std_inside_the_brain_and_keeps_zeros(tmp_path):
