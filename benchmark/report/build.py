@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import statistics
-from benchmark.report import challenge, figures
+from benchmark.report import behaviour, challenge, figures
 from benchmark.report.load import Results, describe, load_rounds, load_sessions, read_run_info
 from benchmark.report.page import FigureBlock, Page, TableBlock, write_page
 from benchmark.report.tables import (comparisons_display, edits_display, summary_display, tools_display,
@@ -37,7 +37,7 @@ ANALYSES = (
 
 
 def build_report(folder: Path, out: Path | None = None, reference: str | None = None, n_boot: int = 10000,
-                 seed: int = 0) -> Path:
+                 seed: int = 0, dice_target: float = 0.9) -> Path:
     """Write the report of a protocol folder or a plain run folder.
 
     Args:
@@ -49,13 +49,17 @@ def build_report(folder: Path, out: Path | None = None, reference: str | None = 
             the first experiment with results).
         n_boot: bootstrap resamples for the confidence intervals of the differences.
         seed: seeds the bootstrap and the jitter of the box plot's points.
+        dice_target: the Dice t of "How the edits behaved" (sessions reaching t, effort to it).
 
     Returns:
         ``out``.
 
     Raises:
-        ValueError: not a results folder, nothing to report, or an unknown reference.
+        ValueError: not a results folder, nothing to report, an unknown reference, or a
+            dice_target outside (0, 1].
     """
+    if not (isinstance(dice_target, (int, float)) and 0 < dice_target <= 1):
+        raise ValueError(f"dice_target must be a Dice in (0, 1], got {dice_target!r}")
     folder = Path(folder)
     out = folder / "report" if out is None else Path(out)
     results = describe(folder)
@@ -116,6 +120,7 @@ def build_report(folder: Path, out: Path | None = None, reference: str | None = 
               left=2)
         figure("paired_differences", f"Paired differences to {ref}", note,
                figures.paired_differences(comparisons, LEVEL))
+    behaviour.section(rounds, table, figure, tables_dir, dice_target)
     for name, title, caption in ANALYSES:
         fig = _analysis_figure(name, results.analyses)
         if fig is not None:
