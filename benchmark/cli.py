@@ -257,7 +257,11 @@ def methods_cmd(names: tuple[str, ...]) -> None:
 @click.argument("names", nargs=-1)
 def users_cmd(names: tuple[str, ...]) -> None:
     """List the simulated users --user and protocols can name (or describe NAMES)."""
+    from benchmark.realism import KNOBS
+
     _list("user", names)
+    click.echo(f"realism knobs, for every user (NAME:KNOB=VALUE; all off by default; LOW..HIGH for a population; "
+               f"see benchmark/realism/knobs.py): {', '.join(KNOBS)}, slip")
 
 
 @main.group(cls=_LazyGroup, lazy={"geodesic": "baselines.geodesic.bench:bench_geodesic_cmd",

@@ -30,6 +30,7 @@ import importlib
 import inspect
 import os
 import sys
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,12 +38,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from benchmark.digests import file_digest, folder_digest
 from benchmark.chain import ChainedUser, chain_stages
 from benchmark.edits import TOOLS
 from benchmark.method import Method
 from benchmark.names import unknown_name
 from benchmark.policy import Policy
+from benchmark.realism import KNOBS, Population, RealisticUser, population, split_options
+from benchmark.realism.knobs import SLIP_SHORTHAND
 from benchmark.specs import Spec, parse_method_spec, parse_user_spec
 
 GROUPS = {"method": "simedit.methods", "user": "simedit.users"}
@@ -218,11 +223,15 @@ def _parameters(factory: Any, skip: int) -> list[inspect.Parameter] | None:
     return params[skip:]
 
 
-def _check_options(plugin: Plugin, factory: Any, options: dict[str, Any], skip: int) -> None:
+def _check_options(plugin: Plugin, factory: Any, options: dict[str, Any], skip: int,
+                   also: Iterable[str] = ()) -> None:
+    """Every option is a parameter of the factory; ``also``: other valid names (a user's
+    realism knobs), offered in the did-you-mean too."""
     params = _parameters(factory, skip)
     if params is None or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return
     allowed = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "mode"]
+    allowed += [name for name in also if name not in allowed]
     for key in options:
         if key not in allowed:
             raise PluginError(unknown_name(f"option of {plugin.label}:", key, allowed or ["(none)"]))
@@ -297,21 +306,24 @@ def make_method(spec: str, options: MethodOptions = MethodOptions()) -> Method:
     return check_method(_call(plugin, factory, context, **parsed.options), plugin.label)
 
 
-def resolve_user(spec: str, mode: str = "test", **options: Any) -> tuple[Plugin, Any, dict[str, Any]]:
+def resolve_user(spec: str, mode: str = "test", **options: Any) -> tuple[Plugin, Any, dict[str, Any], Population]:
     """Check a user spec without building the user: the plug-in exists, the mode and
-    the option names are right. Returns the plug-in, its class or factory and the
-    keyword arguments it is to be called with (``mode`` among them if it takes one)."""
+    the option names are right, the realism knobs (:mod:`benchmark.realism`) are valid.
+    Returns the plug-in, its class or factory, the keyword arguments it is to be called
+    with (``mode`` among them if it takes one) and the knobs (a knob the factory takes
+    itself stays among its arguments)."""
     parsed = parse_user_spec(spec)
     if mode not in MODES:
         raise PluginError(unknown_name("mode", mode, MODES))
     plugin = find("user", parsed.name)
     factory = plugin.load()
-    options = {**parsed.options, **options}
-    _check_options(plugin, factory, options, skip=0)
     params = _parameters(factory, 0) or []
+    options, knobs = split_options({**parsed.options, **options}, {p.name for p in params})
+    knobs = population(knobs, f"user {spec!r}")
+    _check_options(plugin, factory, options, skip=0, also=(*KNOBS, SLIP_SHORTHAND))
     if any(p.name == "mode" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         options["mode"] = mode
-    return plugin, factory, options
+    return plugin, factory, options, knobs
 
 
 def check_user(spec: str, mode: str = "test") -> None:
@@ -321,20 +333,28 @@ def check_user(spec: str, mode: str = "test") -> None:
         resolve_user(stage, mode)
 
 
-def make_user(spec: str, mode: str = "test", **options: Any) -> Policy:
+def make_user(spec: str, mode: str = "test", *, user_seed: int = 0, **options: Any) -> Policy:
     """Build the simulated user a spec names, in ``mode``; ``options`` add to the spec's.
 
     A chained spec (``A then B``) builds each stage; ``options`` then go to every stage.
+    Realism knobs among the options wrap the user in a
+    :class:`~benchmark.realism.RealisticUser`; knobs given as ranges are drawn for
+    ``user_seed`` (one person of a population; the same seed, the same person).
 
     Raises:
         PluginError: unknown name, mode or option (with the closest valid one), a
             constructor that raises, or an object that is not a Policy.
+        ValueError: a realism knob out of its range.
     """
     stages = chain_stages(spec)
     if len(stages) > 1:
-        return ChainedUser(spec, [make_user(stage, mode, **options) for stage in stages])
-    plugin, factory, kwargs = resolve_user(spec, mode, **options)
-    return check_policy(_call(plugin, factory, **kwargs), plugin.label)
+        return ChainedUser(spec, [make_user(stage, mode, user_seed=user_seed, **options) for stage in stages])
+    plugin, factory, kwargs, knobs = resolve_user(spec, mode, **options)
+    user = check_policy(_call(plugin, factory, **kwargs), plugin.label)
+    if not knobs.active:
+        return user
+    words = [int(user_seed), zlib.crc32(spec.encode())]
+    return RealisticUser(spec, user, knobs.draw(np.random.default_rng(np.random.SeedSequence(words))))
 
 
 def check_method(obj: Any, label: str) -> Method:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import platform
 import time
 import zlib
@@ -26,8 +27,9 @@ from benchmark.fingerprint import code_state, run_fingerprint
 from benchmark.io import CaseRef, discover
 from benchmark.masks import write_masks
 from benchmark.method import Method
+from benchmark.chain import chain_stages
 from benchmark.registry import (MethodOptions, checkpoint_digests, make_method, make_user, plugin_provenance,
-                                resolve_method, check_user)
+                                resolve_method, resolve_user, check_user)
 from benchmark.results import RUN_FILE, ResultsWriter, RoundRecord, SessionKey, SessionRecord
 from benchmark.session import SessionConfig, run_session
 from benchmark.specs import parse_method_spec
@@ -133,8 +135,16 @@ Outcome = tuple[SessionRecord, tuple[RoundRecord, ...], list[dict[str, Any]],
                 tuple[np.ndarray, tuple[float, float, float]] | None]
 
 
-def run_case(ref: CaseRef, sessions: list[tuple[str, str, str]], config: RunConfig) -> list[Outcome]:
-    """All sessions of one case; ``sessions`` holds (method spec, method name, user)."""
+def run_case(ref: CaseRef, sessions: list[tuple[str, str, str]], config: RunConfig,
+             cwd: str | None = None) -> list[Outcome]:
+    """All sessions of one case; ``sessions`` holds (method spec, method name, user).
+
+    ``cwd``: the client's working folder, where plug-ins given by import path are found
+    and relative paths start; a worker process reused from an earlier run (joblib keeps
+    its pool) may have started elsewhere.
+    """
+    if cwd is not None and os.getcwd() != cwd:
+        os.chdir(cwd)
     try:
         case: Case = ref.load()
     except Exception as error:  # noqa: BLE001 - a broken case fails alone
@@ -174,7 +184,19 @@ def provenance(config: RunConfig | None = None) -> dict[str, Any]:
            "git_commit": code["git_commit"], "git_dirty": code["git_dirty"]}
     if config is not None:
         out["plugins"] = plugin_provenance(config.methods, config.users)
+        out["realism"] = realism_record(config.users, config.user_mode)
     return out
+
+
+def realism_record(users: tuple[str, ...], mode: str) -> dict[str, Any]:
+    """For run.json: each user (chain stage) with realism knobs, its knobs and ranges."""
+    record = {}
+    for spec in users:
+        for stage in chain_stages(spec):
+            knobs = resolve_user(stage, mode)[3]
+            if knobs.active:
+                record[stage] = knobs.to_json()
+    return record
 
 
 def _write_run_json(config: RunConfig, refs: list[CaseRef]) -> str:
@@ -287,8 +309,9 @@ def _execute(todo, config: RunConfig, progress: bool) -> Iterator[list[Outcome]]
     else:
         from joblib import Parallel, delayed
 
+        here = os.getcwd()
         results = Parallel(n_jobs=config.jobs, return_as="generator_unordered")(
-            delayed(run_case)(ref, s, config) for ref, s in todo)
+            delayed(run_case)(ref, s, config, here) for ref, s in todo)
     for outcomes in results:
         bar.update(len(outcomes))
         bar.set_postfix(case=outcomes[0][0].case if outcomes else "", refresh=False)

@@ -35,6 +35,9 @@ Schema (relative paths resolve against the protocol file's folder)::
     effort: {click_s: 2.4}         # optional: seconds per edit behind rounds.csv effort_s (the
                                    #   others keep their defaults; benchmark.effort.EffortModel)
     save_masks: false              # optional: every round's prediction in experiments/<id>/masks/
+    realism: {jitter_mm: 2, slip: 0.1}   # optional: realism knobs (benchmark.realism) added to every
+                                   #   experiment's user spec (to each stage of a chain); LOW..HIGH
+                                   #   strings are ranges a population draws from
     methods:                       # alias -> method spec (benchmark.specs; `simedit methods` lists them)
       G: editor=checkpoints/G.pt   #   a file or folder argument resolves against the protocol's folder
       paint: manual-paint          #   external programs run there: cvpr25=python predict.py {inputs} {outputs}
@@ -50,6 +53,7 @@ Schema (relative paths resolve against the protocol file's folder)::
         target_dice: null          # optional: stop a session once its Dice reaches this
         time_limit_s: 90           # optional: this experiment's limit (default: the top-level one)
         on_timeout: empty          # optional: likewise
+        realism: {k_step: 0.05}    # optional: knobs for this experiment, over the top-level ones
     analyses:                      # optional; each at most once
       sweep: {methods: [G], cases: 2, k: [-0.5, 0.0, 0.5]}   # k optional, default DEFAULT_KS
       robustness: {methods: [G], cases: 2}

@@ -16,14 +16,16 @@ import yaml
 from benchmark.effort import EffortModel
 from benchmark.io import LAYOUTS, discover
 from benchmark.names import unknown_name
+from benchmark.realism.knobs import with_knobs
 from benchmark.protocol.schema import ANALYSES, CASE_SELECTIONS, DEFAULT_ANALYSIS_CASES, DEFAULT_KS, AnalysisSpec, \
     Experiment, Protocol
 from benchmark.registry import MODES, PluginError, check_user, resolve_method, trained_cases
 from benchmark.session import CONVENTIONS, ON_TIMEOUT
 
 _TOP_KEYS = ("name", "title", "data", "layout", "cases", "seed", "metrics", "initial", "time_limit_s", "on_timeout",
-             "effort", "save_masks", "methods", "experiments", "analyses")
-_EXPERIMENT_KEYS = ("id", "label", "method", "user", "mode", "rounds", "target_dice", "time_limit_s", "on_timeout")
+             "effort", "save_masks", "realism", "methods", "experiments", "analyses")
+_EXPERIMENT_KEYS = ("id", "label", "method", "user", "mode", "rounds", "target_dice", "time_limit_s", "on_timeout",
+                    "realism")
 _METRIC_KEYS = ("hd95", "nsd", "conventions", "locality_mm")
 _ANALYSIS_KEYS = {"sweep": ("methods", "cases", "k"), "robustness": ("methods", "cases"), "panels": ("methods", "cases")}
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
@@ -152,7 +154,8 @@ def _parse(raw: Any, source: Path, base: Path) -> Protocol:
         initial = _folder(initial, base, "initial", "the folder of first masks <case_id>.nii.gz")
     methods = _methods(top["methods"], base)
     selection, cases = _cases(top.get("cases", "held-out"), all_cases, methods, data)
-    experiments = _experiments(top["experiments"], methods, limits)
+    realism = _mapping(top.get("realism", {}), "realism", "{jitter_mm: 2, slip: 0.1, ...} (benchmark.realism knobs)")
+    experiments = _experiments(top["experiments"], methods, limits, realism)
     analyses = _analyses(top.get("analyses", {}), methods, cases, experiments)
     return Protocol(name, title, source, data, layout, selection, cases, seed, hd95, initial, methods,
                     experiments, analyses, base, None if nsd is None else float(nsd), conventions, float(locality),
@@ -269,7 +272,8 @@ def _case_list(value: list[Any], valid: Sequence[str], where: str, context: str)
     return tuple(sorted(value))
 
 
-def _experiments(value: Any, methods: Mapping[str, str], limits: tuple[float | None, str]) -> tuple[Experiment, ...]:
+def _experiments(value: Any, methods: Mapping[str, str], limits: tuple[float | None, str],
+                 realism: Mapping[str, Any]) -> tuple[Experiment, ...]:
     if not isinstance(value, list) or not value:
         raise _Problem("experiments", f"expected a non-empty list of experiments, got {_kind(value)}")
     experiments: list[Experiment] = []
@@ -277,7 +281,7 @@ def _experiments(value: Any, methods: Mapping[str, str], limits: tuple[float | N
         where = f"experiments[{i}]"
         entry = _mapping(entry, where, "a mapping with id, method, user, rounds")
         _check_keys(entry, _EXPERIMENT_KEYS, ("id", "method", "user", "rounds"), where)
-        experiment = _experiment(entry, where, methods, limits)
+        experiment = _experiment(entry, where, methods, limits, realism)
         for j, other in enumerate(experiments):
             for key in ("id", "label"):
                 if getattr(other, key) == getattr(experiment, key):
@@ -288,7 +292,7 @@ def _experiments(value: Any, methods: Mapping[str, str], limits: tuple[float | N
 
 
 def _experiment(entry: Mapping[str, Any], where: str, methods: Mapping[str, str],
-                limits: tuple[float | None, str]) -> Experiment:
+                limits: tuple[float | None, str], realism: Mapping[str, Any]) -> Experiment:
     id_ = entry["id"]
     if not isinstance(id_, str) or not _ID.fullmatch(id_):
         raise _Problem(f"{where}.id", f"{id_!r} must be a short slug of a-z, 0-9, '_' and '-' (it names a folder)")
@@ -300,6 +304,11 @@ def _experiment(entry: Mapping[str, Any], where: str, methods: Mapping[str, str]
     if mode not in MODES:
         raise _Problem(f"{where}.mode", unknown_name("mode", mode, MODES))
     user = _string(entry["user"], f"{where}.user")
+    knobs = {**realism, **_mapping(entry.get("realism", {}), f"{where}.realism", "{jitter_mm: 2, ...}")}
+    try:
+        user = with_knobs(user, knobs)
+    except ValueError as error:
+        raise _Problem(f"{where}.realism" if "realism" in entry else "realism", str(error)) from None
     try:
         check_user(user, mode)
     except ValueError as error:

@@ -116,6 +116,7 @@ def test_methods_and_users_list_every_registered_plugin_with_its_origin():
     users = CliRunner().invoke(main, ["users", "multi", "ritm"])
     assert users.exit_code == 0 and users.output.startswith("multi  [simedit ") and "\nritm  [simedit " in users.output
     assert "options: target_dice=0.9, max_edits_per_round=1" in users.output
+    assert "realism knobs, for every user" in users.output and "jitter_mm, jitter, jitter_outside" in users.output
     unknown = CliRunner().invoke(main, ["users", "mutli"])
     assert unknown.exit_code == 1 and "did you mean 'multi'?" in unknown.output
 

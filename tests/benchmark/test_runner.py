@@ -207,3 +207,19 @@ def test_a_misspelt_plugin_stops_the_run_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="unknown method 'manual-pain'; did you mean 'manual-paint'"):
         run(config(tmp_path, methods=("manual-pain",)), progress=False)
     assert not (tmp_path / "out" / "sessions.csv").exists()
+
+
+def test_reused_worker_processes_find_plugins_in_the_folder_of_the_run_that_uses_them(tmp_path, monkeypatch):
+    write_cases(tmp_path / "data", n=2)
+    first = tmp_path / "first"
+    first.mkdir()
+    monkeypatch.chdir(first)  # a run from one folder starts the worker pool there
+    assert run(config(tmp_path, out=first / "out", users=("selection",), jobs=2), progress=False).failed == 0
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "lab_only_here.py").write_text(PLUGINS)
+    monkeypatch.chdir(second)  # the next run, in the same process, names a plug-in only this folder has
+    monkeypatch.syspath_prepend(str(second))
+    summary = run(config(tmp_path, out=second / "out", methods=("lab_only_here:Fine",), users=("selection",), jobs=2),
+                  progress=False)
+    assert (summary.ok, summary.failed) == (2, 0), summary.errors

@@ -56,6 +56,9 @@ CHANGES = [
     (_set("effort", {"click_s": "fast"}), "effort: click_s must be a number of seconds >= 0"),
     (_set("effort", [1, 2]), "effort: expected {click_s: 2.4"),
     (_set("save_masks", "yes"), "save_masks: expected true or false"),
+    (_set("realism", {"jiter_mm": 2}), "realism: unknown realism knob 'jiter_mm'; did you mean 'jitter_mm'?"),
+    (_set("realism", {"slip": 3}), "experiments[0].user: user 'none:slip=3': slip must be a probability"),
+    (_set("experiments.2.realism", {"target_dice": 0.5}), "experiments[2].realism: unknown realism knob 'target_dice'"),
     (_set("cases", "heldout"), "cases: unknown case selection 'heldout'; did you mean 'held-out'?"),
     (_set("cases", ["Brats18_SIM_000_1", "Brats18_SIM_00_1"]),
      "cases[1]: no case 'Brats18_SIM_00_1' in "),
@@ -129,6 +132,21 @@ def test_effort_save_masks_and_locality_reach_every_experiment(tmp_path, data):
     assert loaded.effort == EffortModel(click_s=1.5, slice_step_s=0.0) and loaded.locality_mm == 4.0
     config = run_config(loaded, loaded.experiments[1], tmp_path / "out")
     assert config.session.effort == loaded.effort and config.session.locality_mm == 4.0 and config.save_masks
+
+
+def test_a_realism_block_adds_its_knobs_to_every_users_spec(tmp_path, data):
+    protocol = base_protocol(data)
+    protocol["realism"] = {"jitter_mm": "0..3", "slip": 0.1}
+    protocol["experiments"][2]["realism"] = {"slip": 0.2, "k_step": 0.05}
+    protocol["experiments"][2]["user"] = "box then multi"
+    loaded = load_protocol(write(tmp_path, protocol))
+    assert [e.user for e in loaded.experiments] == [
+        "none:jitter_mm=0..3,slip=0.1", "multi:target_dice=0.99,jitter_mm=0..3,slip=0.1",
+        "box:jitter_mm=0..3,slip=0.2,k_step=0.05 then multi:jitter_mm=0..3,slip=0.2,k_step=0.05"]
+    clash = base_protocol(data)
+    clash["experiments"][1]["user"] = "multi:jitter_mm=1"
+    clash["realism"] = {"jitter_mm": 2}
+    assert "realism: jitter_mm is set both in the user spec" in error_of(write(tmp_path, clash))
 
 
 def test_defaults_and_relative_paths(tmp_path, data):
