@@ -112,9 +112,12 @@ def edits(prediction: Path, label: Path, tool: str, mode: str, seed: int) -> Non
 @click.option("--effort", default="", help="Seconds per edit behind effort_s, e.g. click_s=2,slice_s=1 "
                                            "(the rest keep their defaults; see the README).")
 @click.option("--save-masks", is_flag=True, help="Save every round's prediction to OUT/masks (one npz per session).")
+@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Sessions per case, method and user: user seeds 0..N-1, each a person of the population the "
+                   "user's knob ranges describe (e.g. multi:jitter_mm=0..3).")
 @click.pass_context
 def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mode, target_dice, initial, cases,
-        no_hd95, device, threads, effort, save_masks) -> None:
+        no_hd95, device, threads, effort, save_masks, repeats) -> None:
     """Run every case x method x user session and write the results table to OUT.
 
     Methods and users: `simedit methods` and `simedit users` list them (e.g.
@@ -143,7 +146,7 @@ def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mo
                                   effort=EffortModel.parse(effort)),
             seed=seed, jobs=jobs, layout=layout,
             method_options=MethodOptions(initial=initial, device=device, threads=threads),
-            cases=tuple(cases) or None, save_masks=save_masks,
+            cases=tuple(cases) or None, save_masks=save_masks, repeats=repeats,
         )
         summary = run_all(config)
     except ValueError as e:
@@ -196,7 +199,7 @@ def _print_protocol_summary(summary) -> None:
         line = f"  {label}: {outcome.run.ok} ok, {outcome.run.failed} failed, {outcome.run.skipped} already done"
         rounds = read_rounds(outcome.folder)
         if len(rounds):
-            last = rounds.sort_values("round").groupby("case").last()
+            last = rounds.sort_values("round").groupby(["case", "user_seed"]).last()
             line += (f"; Dice {rounds[rounds['round'] == 0].dice.mean():.4f} -> {last.dice.mean():.4f}, "
                      f"{last.n_edits.mean():.2f} edits per case")
         click.echo(line)
@@ -218,9 +221,10 @@ def _print_summary(summary) -> None:
 
 
 def summary_table(rounds) -> str:
-    """Mean Dice before and after editing, and edits used, per method and user."""
-    first = rounds[rounds["round"] == 0].set_index(["method", "user", "case"])["dice"]
-    last = rounds.sort_values("round").groupby(["method", "user", "case"]).last()
+    """Mean Dice before and after editing, and edits used, per method and user (over
+    cases and user seeds)."""
+    first = rounds[rounds["round"] == 0].set_index(["method", "user", "case", "user_seed"])["dice"]
+    last = rounds.sort_values("round").groupby(["method", "user", "case", "user_seed"]).last()
     table = last.assign(initial_dice=first).groupby(["method", "user"]).agg(
         cases=("dice", "size"), initial_dice=("initial_dice", "mean"), final_dice=("dice", "mean"),
         edits=("n_edits", "mean"))

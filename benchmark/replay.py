@@ -31,11 +31,9 @@ from benchmark.io import discover, load_image
 from benchmark.masks import read_masks
 from benchmark.protocol.schema import EXPERIMENTS_DIR
 from benchmark.registry import MethodOptions, checkpoint_digests, make_method
-from benchmark.results import RUN_FILE, read_edits, read_rounds, read_sessions
+from benchmark.results import RUN_FILE, SessionKey, read_edits, read_rounds, read_sessions
 from benchmark.session import as_mask
 from benchmark.specs import parse_method_spec
-
-SessionKey = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -45,11 +43,13 @@ class Difference:
     case: str
     method: str
     user: str
+    user_seed: int
     round: int
     detail: str
 
     def __str__(self) -> str:
-        return f"{self.case} / {self.method} / {self.user}, round {self.round}: {self.detail}"
+        seed = f" (user seed {self.user_seed})" if self.user_seed else ""
+        return f"{self.case} / {self.method} / {self.user}{seed}, round {self.round}: {self.detail}"
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def replay_run(folder: Path | str, *, data: Path | None = None, workdir: Path | 
                                               "folder)",))
     sessions = read_sessions(folder)
     done = sessions[sessions["status"] == "ok"]
-    keep = [(c, m, u) for c, m, u in zip(done["case"], done["method"], done["user"])
+    keep = [(c, m, u, int(s)) for c, m, u, s in zip(done["case"], done["method"], done["user"], done["user_seed"])
             if (not cases or c in cases) and (not methods or m in methods) and (not users or u in users)]
     specs = {spec: relocate(spec, checkpoints) for spec in config["methods"]}
     problems = _changed_checkpoints(config.get("checkpoints", {}), specs, workdir)
@@ -144,7 +144,7 @@ def replay_run(folder: Path | str, *, data: Path | None = None, workdir: Path | 
         built[method.name] = method
     edits = defaultdict(dict)
     for entry in read_edits(folder):
-        edits[(entry["case"], entry["method"], entry["user"])][entry["round"]] = entry["edits"]
+        edits[(entry["case"], entry["method"], entry["user"], entry["user_seed"])][entry["round"]] = entry["edits"]
     refs = {ref.case_id: ref for ref in discover(Path(data or config["data"]), config.get("layout"),
                                                  sorted({k[0] for k in keep}) or None)} if keep else {}
     differences, n_sessions, n_rounds = [], 0, 0
@@ -157,7 +157,8 @@ def replay_run(folder: Path | str, *, data: Path | None = None, workdir: Path | 
         for key in sorted(k for k in keep if k[0] == case_id):
             if key[1] not in built:
                 continue
-            table = rounds[(rounds["case"] == key[0]) & (rounds["method"] == key[1]) & (rounds["user"] == key[2])]
+            table = rounds[(rounds["case"] == key[0]) & (rounds["method"] == key[1]) & (rounds["user"] == key[2])
+                           & (rounds["user_seed"] == key[3])]
             difference, checked = _replay_session(key, built[key[1]], image, table.sort_values("round"),
                                                   edits.get(key, {}), on_timeout, folder)
             n_sessions, n_rounds = n_sessions + 1, n_rounds + checked

@@ -32,7 +32,7 @@ SESSIONS_FILE = "sessions.csv"
 EDITS_FILE = "edits.jsonl"
 RUN_FILE = "run.json"
 
-SessionKey = tuple[str, str, str]  # (case, method, user)
+SessionKey = tuple[str, str, str, int]  # (case, method, user, user_seed)
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ class RoundRecord:
             (:func:`benchmark.digests.mask_digest`), what ``simedit replay`` checks.
         run_sha: the digest of everything that made the run this row was written in
             (settings, data, checkpoints, simedit's version and tree; ``run.json``).
+        user_seed: which simulated person of a population made the session (0..R-1 for
+            ``repeats: R``; 0 without repeats). A session is (case, method, user, user_seed).
     """
 
     case: str
@@ -97,6 +99,7 @@ class RoundRecord:
     effort_s: float = float("nan")
     pred_sha: str = ""
     run_sha: str = ""
+    user_seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ class SessionRecord:
             to fix), "budget" (round budget spent), or "" when failed.
         rounds: rounds with edits that were run (0 when only the initial prediction).
         error: ``Type: message`` of a failure, "" otherwise.
+        user_seed: as in :class:`RoundRecord`.
     """
 
     case: str
@@ -121,15 +125,16 @@ class SessionRecord:
     n_edits: int
     wall_s: float
     error: str = ""
+    user_seed: int = 0
 
     @property
     def key(self) -> SessionKey:
-        return (self.case, self.method, self.user)
+        return (self.case, self.method, self.user, self.user_seed)
 
 
 ROUND_COLUMNS = tuple(f.name for f in fields(RoundRecord))
 SESSION_COLUMNS = tuple(f.name for f in fields(SessionRecord))
-_KEY = ["case", "method", "user"]
+_KEY = ["case", "method", "user", "user_seed"]
 _TEXT = {"case": str, "method": str, "user": str, "tools": str, "unsupported": str, "pred_sha": str, "run_sha": str,
          "status": str, "stop_reason": str, "error": str}
 
@@ -152,7 +157,7 @@ class ResultsWriter:
         """Sessions whose last attempt finished with status ok."""
         sessions = read_sessions(self.out_dir)
         ok = sessions[sessions["status"] == "ok"]
-        return set(zip(ok["case"], ok["method"], ok["user"]))
+        return set(zip(ok["case"], ok["method"], ok["user"], ok["user_seed"].astype(int)))
 
     def write(self, session: SessionRecord, rounds: Iterable[RoundRecord] = (),
               edits: Iterable[dict[str, Any]] = ()) -> None:
@@ -219,7 +224,7 @@ def _read(path: Path, columns: tuple[str, ...], key: list[str]) -> pd.DataFrame:
 
 
 def read_rounds(out_dir: Path | str) -> pd.DataFrame:
-    """``rounds.csv`` as a DataFrame, one row per (case, method, user, round)."""
+    """``rounds.csv`` as a DataFrame, one row per (case, method, user, user_seed, round)."""
     return _read(Path(out_dir) / ROUNDS_FILE, ROUND_COLUMNS, _KEY + ["round"])
 
 
@@ -229,15 +234,18 @@ def read_sessions(out_dir: Path | str) -> pd.DataFrame:
 
 
 def read_edits(out_dir: Path | str) -> list[dict[str, Any]]:
-    """``edits.jsonl`` as a list of {case, method, user, round, edits: [...]}."""
+    """``edits.jsonl`` as a list of {case, method, user, round, edits: [...]}, with
+    ``user_seed`` (written only where it is not 0; 0 filled in here)."""
     path = Path(out_dir) / EDITS_FILE
     if not path.exists():
         return []
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            out.append(json.loads(line))
+            entry = json.loads(line)
         except json.JSONDecodeError:  # a line cut short by a killed run
             continue
+        entry.setdefault("user_seed", 0)
+        out.append(entry)
     return out
 

@@ -56,6 +56,10 @@ class RunConfig:
         cases: run only these case ids (None: all).
         save_masks: write every round's prediction, one compressed npz per session, to
             ``OUT/masks`` (:mod:`benchmark.masks`); not part of the run's identity.
+        repeats: sessions per case x method x user, user seeds 0..repeats-1: each a
+            different person of a population (knob ranges are drawn per seed) with its
+            own random stream. Not part of the run's identity: more repeats continue
+            a finished run, each session being the same whatever the count.
     """
 
     data: Path
@@ -70,6 +74,7 @@ class RunConfig:
     method_options: MethodOptions = field(default_factory=MethodOptions)
     cases: tuple[str, ...] | None = None
     save_masks: bool = False
+    repeats: int = 1
 
     def __post_init__(self) -> None:
         if not self.methods:
@@ -78,6 +83,9 @@ class RunConfig:
             raise ValueError("give at least one user")
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {self.jobs}")
+        if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
+            raise ValueError(f"repeats must be an integer >= 1 (sessions per case, method and user), "
+                             f"got {self.repeats!r}")
 
     def to_json(self) -> dict[str, Any]:
         """The config as plain values, with the SHA-256 of every method's checkpoint file:
@@ -90,7 +98,7 @@ class RunConfig:
 def _results_part(config: dict[str, Any]) -> dict[str, Any]:
     """The settings that decide results: jobs and threads change only how fast a run goes.
     Session settings added since a folder was written count as their defaults there."""
-    part = {k: v for k, v in config.items() if k not in ("jobs", "save_masks")}
+    part = {k: v for k, v in config.items() if k not in ("jobs", "save_masks", "repeats")}
     part["method_options"] = {k: v for k, v in part.get("method_options", {}).items() if k != "threads"}
     part["session"] = {**_SESSION_DEFAULTS, **part.get("session", {})}
     return part
@@ -108,9 +116,11 @@ class RunSummary:
     errors: tuple[str, ...]
 
 
-def session_rng(seed: int, case: str, method: str, user: str) -> np.random.Generator:
-    """The session's own random stream: independent of order, jobs and other sessions."""
-    words = [seed] + [zlib.crc32(s.encode()) for s in (case, method, user)]
+def session_rng(seed: int, case: str, method: str, user: str, user_seed: int = 0) -> np.random.Generator:
+    """The session's own random stream: independent of order, jobs and other sessions.
+    Each user seed of a population has its own (user seed 0's is the stream of a run
+    without repeats)."""
+    words = [seed] + [zlib.crc32(s.encode()) for s in (case, method, user)] + ([int(user_seed)] if user_seed else [])
     return np.random.default_rng(np.random.SeedSequence(words))
 
 
@@ -125,8 +135,9 @@ def _message(error: BaseException) -> str:
 
 def _failed(key: SessionKey, error: BaseException | str, wall_s: float = 0.0) -> SessionRecord:
     message = error if isinstance(error, str) else _message(error)
-    return SessionRecord(*key, status="failed", stop_reason="", rounds=0, final_dice=float("nan"),
-                         n_edits=0, wall_s=wall_s, error=message)
+    case, method, user, user_seed = key
+    return SessionRecord(case, method, user, status="failed", stop_reason="", rounds=0, final_dice=float("nan"),
+                         n_edits=0, wall_s=wall_s, error=message, user_seed=user_seed)
 
 
 #: A finished or failed session: its row, its rounds, its edit log and, with
@@ -135,9 +146,12 @@ Outcome = tuple[SessionRecord, tuple[RoundRecord, ...], list[dict[str, Any]],
                 tuple[np.ndarray, tuple[float, float, float]] | None]
 
 
-def run_case(ref: CaseRef, sessions: list[tuple[str, str, str]], config: RunConfig,
-             cwd: str | None = None) -> list[Outcome]:
-    """All sessions of one case; ``sessions`` holds (method spec, method name, user).
+#: A session to run: (method spec, method name, user spec, user seed).
+Pending = tuple[str, str, str, int]
+
+
+def run_case(ref: CaseRef, sessions: list[Pending], config: RunConfig, cwd: str | None = None) -> list[Outcome]:
+    """All sessions of one case; ``sessions`` holds (method spec, method name, user, user seed).
 
     ``cwd``: the client's working folder, where plug-ins given by import path are found
     and relative paths start; a worker process reused from an earlier run (joblib keeps
@@ -148,22 +162,22 @@ def run_case(ref: CaseRef, sessions: list[tuple[str, str, str]], config: RunConf
     try:
         case: Case = ref.load()
     except Exception as error:  # noqa: BLE001 - a broken case fails alone
-        return [(_failed((ref.case_id, name, user), error), (), [], None) for _, name, user in sessions]
+        return [(_failed((ref.case_id, name, user, seed), error), (), [], None) for _, name, user, seed in sessions]
     outcomes: list[Outcome] = []
-    for spec, name, user_name in sessions:
-        key = (case.case_id, name, user_name)
+    for spec, name, user_name, user_seed in sessions:
+        key = (case.case_id, name, user_name, user_seed)
         t0 = time.perf_counter()
         try:
             method = _method(spec, config.method_options)
-            user = make_user(user_name, config.user_mode)
+            user = make_user(user_name, config.user_mode, user_seed=user_seed)
             result = run_session(case, method, user, config.session, session_rng(config.seed, *key),
-                                 user_name=user_name, keep_masks=config.save_masks)
+                                 user_name=user_name, keep_masks=config.save_masks, user_seed=user_seed)
         except Exception as error:  # noqa: BLE001 - a broken session fails alone
             outcomes.append((_failed(key, error, time.perf_counter() - t0), (), [], None))
             continue
-        record = SessionRecord(*key, status="ok", stop_reason=result.stop_reason,
+        record = SessionRecord(case.case_id, name, user_name, status="ok", stop_reason=result.stop_reason,
                                rounds=len(result.rounds) - 1, final_dice=result.final_dice,
-                               n_edits=result.n_edits, wall_s=time.perf_counter() - t0)
+                               n_edits=result.n_edits, wall_s=time.perf_counter() - t0, user_seed=user_seed)
         saved = None if result.masks is None else (result.masks, case.spacing)
         outcomes.append((record, result.rounds, result.edit_log(), saved))
     return outcomes
@@ -234,7 +248,7 @@ def _write_run_json(config: RunConfig, refs: list[CaseRef]) -> str:
 Broken = dict[str, str]  # method spec -> why it could not be built
 
 
-def plan(config: RunConfig) -> tuple[list[tuple[CaseRef, list[tuple[str, str, str]]]], int, Broken]:
+def plan(config: RunConfig) -> tuple[list[tuple[CaseRef, list[Pending]]], int, Broken]:
     """Which sessions are left to run, grouped by case, how many were skipped, and the
     methods that could not be built (their sessions fail alone, the others run).
 
@@ -263,9 +277,9 @@ def plan(config: RunConfig) -> tuple[list[tuple[CaseRef, list[tuple[str, str, st
     done = ResultsWriter(config.out).finished()
     todo, skipped = [], 0
     for ref in refs:
-        sessions = [(spec, names[spec], user) for spec in config.methods for user in config.users
-                    if (ref.case_id, names[spec], user) not in done]
-        skipped += len(config.methods) * len(config.users) - len(sessions)
+        sessions = [(spec, names[spec], user, seed) for spec in config.methods for user in config.users
+                    for seed in range(config.repeats) if (ref.case_id, names[spec], user, seed) not in done]
+        skipped += len(config.methods) * len(config.users) * config.repeats - len(sessions)
         if sessions:
             todo.append((ref, sessions))
     return todo, skipped, broken
@@ -292,8 +306,8 @@ def run(config: RunConfig, progress: bool = True) -> RunSummary:
                 errors.append(f"{session.case} / {session.method} / {session.user}: {session.error}")
 
     for ref, sessions in todo:  # sessions of a method that could not be built fail without a worker
-        record([(_failed((ref.case_id, name, user), broken[spec]), (), [], None) for spec, name, user in sessions
-                if spec in broken])
+        record([(_failed((ref.case_id, name, user, seed), broken[spec]), (), [], None)
+                for spec, name, user, seed in sessions if spec in broken])
     runnable = [(ref, s) for ref, s in ((ref, [x for x in ss if x[0] not in broken]) for ref, ss in todo) if s]
     for outcomes in _execute(runnable, config, progress):
         record(outcomes)

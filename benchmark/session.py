@@ -127,8 +127,9 @@ class SessionResult:
     def edit_log(self) -> list[dict[str, Any]]:
         """One JSON-ready entry per round with edits."""
         first = self.rounds[0]
+        seed = {"user_seed": first.user_seed} if first.user_seed else {}  # 0 left out: files as before repeats
         return [
-            {"case": first.case, "method": first.method, "user": first.user, "round": r,
+            {"case": first.case, "method": first.method, "user": first.user, **seed, "round": r,
              "edits": [e.to_json() for e in edits]}
             for r, edits in enumerate(self.edits, start=1)
         ]
@@ -211,7 +212,8 @@ def check_edits(proposed: object, shape: tuple[int, ...], who: str) -> tuple[Edi
 
 
 def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
-                rng: np.random.Generator, *, user_name: str | None = None, keep_masks: bool = False) -> SessionResult:
+                rng: np.random.Generator, *, user_name: str | None = None, keep_masks: bool = False,
+                user_seed: int = 0) -> SessionResult:
     """Run the editing loop on one case.
 
     Args:
@@ -223,6 +225,7 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
         user_name: the user's name in the rows (default ``user.name``; the runner
             passes the full spec, e.g. ``multi:target_dice=0.95``).
         keep_masks: return every round's prediction in ``masks`` (for ``--save-masks``).
+        user_seed: which person of a population the user is, for the rows.
     """
     image = case.without_label()
     shape = case.label.shape
@@ -255,7 +258,7 @@ def run_session(case: Case, method: Method, user: Policy, config: SessionConfig,
             user_ms=user_ms, model_ms=call.model_ms, forward_ms=call.forward_ms,
             volume_ml=np.count_nonzero(pred) * voxel_ml,
             nsd=config.nsd(pred, case.label, case.spacing, score), timed_out=int(call.timed_out),
-            fp_ml=fp_ml, fn_ml=fn_ml, effort_s=effort_s, pred_sha=mask_digest(pred), **change,
+            fp_ml=fp_ml, fn_ml=fn_ml, effort_s=effort_s, pred_sha=mask_digest(pred), user_seed=user_seed, **change,
         )
 
     call = _predict(method, image, supported, shape, config, None)

@@ -35,6 +35,8 @@ Schema (relative paths resolve against the protocol file's folder)::
     effort: {click_s: 2.4}         # optional: seconds per edit behind rounds.csv effort_s (the
                                    #   others keep their defaults; benchmark.effort.EffortModel)
     save_masks: false              # optional: every round's prediction in experiments/<id>/masks/
+    repeats: 1                     # optional: sessions per case and user (user seeds 0..R-1; more
+                                   #   repeats later continue the finished ones)
     realism: {jitter_mm: 2, slip: 0.1}   # optional: realism knobs (benchmark.realism) added to every
                                    #   experiment's user spec (to each stage of a chain); LOW..HIGH
                                    #   strings are ranges a population draws from
@@ -54,6 +56,7 @@ Schema (relative paths resolve against the protocol file's folder)::
         time_limit_s: 90           # optional: this experiment's limit (default: the top-level one)
         on_timeout: empty          # optional: likewise
         realism: {k_step: 0.05}    # optional: knobs for this experiment, over the top-level ones
+        repeats: 10                # optional: sessions per case, user seeds 0..9 (default: top-level)
     analyses:                      # optional; each at most once
       sweep: {methods: [G], cases: 2, k: [-0.5, 0.0, 0.5]}   # k optional, default DEFAULT_KS
       robustness: {methods: [G], cases: 2}

@@ -23,9 +23,9 @@ from benchmark.registry import MODES, PluginError, check_user, resolve_method, t
 from benchmark.session import CONVENTIONS, ON_TIMEOUT
 
 _TOP_KEYS = ("name", "title", "data", "layout", "cases", "seed", "metrics", "initial", "time_limit_s", "on_timeout",
-             "effort", "save_masks", "realism", "methods", "experiments", "analyses")
+             "effort", "save_masks", "realism", "repeats", "methods", "experiments", "analyses")
 _EXPERIMENT_KEYS = ("id", "label", "method", "user", "mode", "rounds", "target_dice", "time_limit_s", "on_timeout",
-                    "realism")
+                    "realism", "repeats")
 _METRIC_KEYS = ("hd95", "nsd", "conventions", "locality_mm")
 _ANALYSIS_KEYS = {"sweep": ("methods", "cases", "k"), "robustness": ("methods", "cases"), "panels": ("methods", "cases")}
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
@@ -155,7 +155,8 @@ def _parse(raw: Any, source: Path, base: Path) -> Protocol:
     methods = _methods(top["methods"], base)
     selection, cases = _cases(top.get("cases", "held-out"), all_cases, methods, data)
     realism = _mapping(top.get("realism", {}), "realism", "{jitter_mm: 2, slip: 0.1, ...} (benchmark.realism knobs)")
-    experiments = _experiments(top["experiments"], methods, limits, realism)
+    repeats = _repeats(top.get("repeats", 1), "repeats")
+    experiments = _experiments(top["experiments"], methods, limits, realism, repeats)
     analyses = _analyses(top.get("analyses", {}), methods, cases, experiments)
     return Protocol(name, title, source, data, layout, selection, cases, seed, hd95, initial, methods,
                     experiments, analyses, base, None if nsd is None else float(nsd), conventions, float(locality),
@@ -272,8 +273,14 @@ def _case_list(value: list[Any], valid: Sequence[str], where: str, context: str)
     return tuple(sorted(value))
 
 
+def _repeats(value: Any, where: str) -> int:
+    if not _is_int(value) or value < 1:
+        raise _Problem(where, f"expected the sessions per case and user, an integer >= 1, got {_kind(value)}")
+    return int(value)
+
+
 def _experiments(value: Any, methods: Mapping[str, str], limits: tuple[float | None, str],
-                 realism: Mapping[str, Any]) -> tuple[Experiment, ...]:
+                 realism: Mapping[str, Any], repeats: int) -> tuple[Experiment, ...]:
     if not isinstance(value, list) or not value:
         raise _Problem("experiments", f"expected a non-empty list of experiments, got {_kind(value)}")
     experiments: list[Experiment] = []
@@ -281,7 +288,7 @@ def _experiments(value: Any, methods: Mapping[str, str], limits: tuple[float | N
         where = f"experiments[{i}]"
         entry = _mapping(entry, where, "a mapping with id, method, user, rounds")
         _check_keys(entry, _EXPERIMENT_KEYS, ("id", "method", "user", "rounds"), where)
-        experiment = _experiment(entry, where, methods, limits, realism)
+        experiment = _experiment(entry, where, methods, limits, realism, repeats)
         for j, other in enumerate(experiments):
             for key in ("id", "label"):
                 if getattr(other, key) == getattr(experiment, key):
@@ -292,7 +299,7 @@ def _experiments(value: Any, methods: Mapping[str, str], limits: tuple[float | N
 
 
 def _experiment(entry: Mapping[str, Any], where: str, methods: Mapping[str, str],
-                limits: tuple[float | None, str], realism: Mapping[str, Any]) -> Experiment:
+                limits: tuple[float | None, str], realism: Mapping[str, Any], repeats: int) -> Experiment:
     id_ = entry["id"]
     if not isinstance(id_, str) or not _ID.fullmatch(id_):
         raise _Problem(f"{where}.id", f"{id_!r} must be a short slug of a-z, 0-9, '_' and '-' (it names a folder)")
@@ -322,7 +329,8 @@ def _experiment(entry: Mapping[str, Any], where: str, methods: Mapping[str, str]
         if not _is_number(target) or not 0.0 < target <= 1.0:
             raise _Problem(f"{where}.target_dice", f"expected a Dice in (0, 1] or null, got {_kind(target)}")
         target = float(target)
-    return Experiment(id_, label, methods[alias], user, mode, rounds, target, *_time_limit(entry, where, *limits))
+    return Experiment(id_, label, methods[alias], user, mode, rounds, target, *_time_limit(entry, where, *limits),
+                      _repeats(entry.get("repeats", repeats), f"{where}.repeats"))
 
 
 def _analyses(value: Any, methods: Mapping[str, str], cases: tuple[str, ...],

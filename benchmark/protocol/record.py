@@ -13,7 +13,8 @@ from typing import Any
 from benchmark.effort import EffortModel
 from benchmark.protocol.schema import PROTOCOL_FILE, Protocol
 
-# protocol.json entries that do not change results: a re-run may change them.
+# protocol.json entries that do not change results: a re-run may change them (and an
+# experiment's repeats: more continue the finished sessions).
 _DESCRIPTIVE = ("title", "source", "methods", "started", "resumed", "save_masks")
 # Entries added after results folders existed, with the value every older folder had.
 _ADDED = {"nsd_mm": None, "conventions": "simedit", "locality_mm": 10.0, "effort": EffortModel().to_json()}
@@ -45,7 +46,7 @@ def protocol_record(protocol: Protocol, device: str = "cpu") -> dict[str, Any]:
         "experiments": [
             {"id": e.id, "label": e.label, "folder": e.folder, "method": e.method, "user": e.user,
              "mode": e.mode, "rounds": e.rounds, "target_dice": e.target_dice, "time_limit_s": e.time_limit_s,
-             "on_timeout": e.on_timeout}
+             "on_timeout": e.on_timeout, "repeats": e.repeats}
             for e in protocol.experiments
         ],
         "analyses": [a.name for a in protocol.analyses],
@@ -56,7 +57,7 @@ def protocol_record(protocol: Protocol, device: str = "cpu") -> dict[str, Any]:
 def _results_part(record: Mapping[str, Any]) -> dict[str, Any]:
     """The entries of a protocol record that decide results (labels and titles do not)."""
     part = {**_ADDED, **{k: v for k, v in record.items() if k not in _DESCRIPTIVE}}
-    part["experiments"] = [{**_ADDED_PER_EXPERIMENT, **{k: v for k, v in e.items() if k != "label"}}
+    part["experiments"] = [{**_ADDED_PER_EXPERIMENT, **{k: v for k, v in e.items() if k not in ("label", "repeats")}}
                            for e in record.get("experiments", [])]
     return part
 

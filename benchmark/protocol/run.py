@@ -78,7 +78,7 @@ def run_config(protocol: Protocol, experiment: Experiment, out: Path, jobs: int 
         seed=protocol.seed, jobs=jobs, layout=protocol.layout,
         method_options=MethodOptions(initial=protocol.initial, device=device, threads=threads,
                                      workdir=protocol.workdir),
-        cases=protocol.cases, save_masks=protocol.save_masks or save_masks,
+        cases=protocol.cases, save_masks=protocol.save_masks or save_masks, repeats=experiment.repeats,
     )
 
 

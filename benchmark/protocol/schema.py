@@ -39,6 +39,7 @@ class Experiment:
         time_limit_s: wall-clock limit of one prediction (None: none).
         on_timeout: "keep" (the previous prediction stands) or "empty" (an empty mask,
             the challenge's score for a missing output) for a call past the limit.
+        repeats: sessions per case, user seeds 0..repeats-1 (a population of users).
     """
 
     id: str
@@ -50,6 +51,7 @@ class Experiment:
     target_dice: float | None
     time_limit_s: float | None = None
     on_timeout: str = "keep"
+    repeats: int = 1
 
     @property
     def folder(self) -> str:

@@ -160,7 +160,22 @@ def _tagged(results: Results, experiments: tuple[Experiment, ...], read) -> pd.D
         label = {(e.method, e.user): e.label for e in experiments}
         frame = frame.assign(experiment=[label.get(k, "") for k in zip(frame["method"], frame["user"])])
     frame["experiment"] = pd.Categorical(frame["experiment"], categories=labels, ordered=True)
-    return frame.dropna(subset=["experiment"]).reset_index(drop=True)
+    return with_user_units(frame.dropna(subset=["experiment"]).reset_index(drop=True))
+
+
+def with_user_units(frame: pd.DataFrame) -> pd.DataFrame:
+    """The report's unit of analysis is a case for one simulated person: rows of user
+    seed s > 0 (repeats of a population) get ``case`` "<case> (user s)", so every table,
+    curve and paired comparison treats them as units of their own and pairs experiments
+    by case and user seed; ``case_id`` keeps the case itself. Seed 0 (every run without
+    repeats) keeps its case id, so reports of such runs are as before."""
+    frame = frame.copy()
+    seeds = pd.to_numeric(frame.get("user_seed", pd.Series(0, index=frame.index)), errors="coerce").fillna(0)
+    frame["user_seed"] = seeds.astype(int)
+    frame["case_id"] = frame["case"]
+    repeat = frame["user_seed"] > 0
+    frame.loc[repeat, "case"] = frame.loc[repeat, "case"] + " (user " + frame.loc[repeat, "user_seed"].astype(str) + ")"
+    return frame
 
 
 def _describe_protocol(folder: Path) -> Results:

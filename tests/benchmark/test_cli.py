@@ -69,6 +69,20 @@ def test_run_takes_an_effort_model_and_saves_masks(tmp_path):
     assert bad.exit_code != 0 and "--effort: unknown key 'clicks'" in bad.output
 
 
+def test_run_repeats_each_session_per_user_seed_and_a_protocol_refuses_the_flag(tmp_path):
+    from benchmark.results import read_sessions
+
+    write_cases(tmp_path / "data", n=1)
+    res = CliRunner().invoke(main, ["run", "--data", str(tmp_path / "data"), "--method", "manual-paint", "--user",
+                                    "selection:jitter_mm=0..2", "--rounds", "1", "--repeats", "3",
+                                    "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert "3 sessions ok" in res.output and sorted(read_sessions(tmp_path / "out").user_seed) == [0, 1, 2]
+    (tmp_path / "p.yaml").write_text("name: x\n")
+    refused = CliRunner().invoke(main, ["run", str(tmp_path / "p.yaml"), "--repeats", "2"])
+    assert refused.exit_code != 0 and "--repeats cannot be combined with a protocol file" in refused.output
+
+
 def test_run_suggests_names(tmp_path):
     write_cases(tmp_path / "data", n=1)
     res = CliRunner().invoke(main, ["run", "--data", str(tmp_path / "data"), "--method", "manual-paint",

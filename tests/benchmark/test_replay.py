@@ -157,3 +157,23 @@ def test_rows_of_an_older_simedit_cannot_be_replayed_and_say_so(finished, tmp_pa
     (copy / "out" / "rounds.csv").write_text("\n".join([text[0]] + [",".join(r) for r in rows]) + "\n")
     result = replay_run(copy / "out", data=copy / "data")
     assert not result.ok and "older than replay" in result.problems[0]
+
+
+def test_a_population_replays_per_user_seed_and_keeps_each_seeds_masks(tmp_path):
+    write_cases(tmp_path / "data", n=1)
+    config = RunConfig(data=tmp_path / "data", out=tmp_path / "out", methods=("manual-paint",),
+                       users=("multi:jitter_mm=0..3,slip=0.2",), session=SessionConfig(max_rounds=3, hd95=False),
+                       save_masks=True, repeats=3)
+    assert run(config, progress=False).ok == 3
+    result = replay_run(tmp_path / "out")
+    assert result.ok and result.sessions == 3
+    rounds = read_rounds(tmp_path / "out")
+    for seed, rows in rounds.groupby("user_seed"):
+        masks = read_masks(tmp_path / "out", "BraTS2021_00000", "manual-paint", "multi:jitter_mm=0..3,slip=0.2", seed)
+        assert [mask_digest(m) for m in masks] == rows.sort_values("round").pred_sha.tolist()
+    entries = read_edits(tmp_path / "out")
+    target = next(i for i, e in enumerate(entries) if e["user_seed"] == 2)
+    entries[target]["edits"] = [{"tool": "adjustment", "k": 0.37}]
+    (tmp_path / "out" / "edits.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
+    (difference,) = replay_run(tmp_path / "out").differences
+    assert difference.user_seed == 2 and "(user seed 2)" in str(difference)

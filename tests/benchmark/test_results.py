@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -31,7 +32,7 @@ def test_round_trip_and_resume(tmp_path):
     df = read_rounds(tmp_path)
     assert list(df["round"]) == [0, 1, 2] and list(df["tools"]) == ["", "selection;brush", "selection;brush"]
     assert math.isnan(df["hd95"][0]) and df["dice"][2] == pytest.approx(0.7)
-    assert ResultsWriter(tmp_path).finished() == {("a", "m", "u")}  # the failed one is retried
+    assert ResultsWriter(tmp_path).finished() == {("a", "m", "u", 0)}  # the failed one is retried
     # a retried session that now succeeds replaces the failure
     w.write(ok("b", 2), rows("b", 2))
     s = read_sessions(tmp_path)
@@ -46,7 +47,24 @@ def test_a_line_cut_short_by_a_kill_is_skipped(tmp_path):
         f.write("b,m,u,0,0.5,nan,0,,,1.0\n")  # too few fields
     (tmp_path / "edits.jsonl").write_text('{"case": "a"}\n{"cas')
     assert len(read_rounds(tmp_path)) == 2
-    assert read_edits(tmp_path) == [{"case": "a"}]
+    assert read_edits(tmp_path) == [{"case": "a", "user_seed": 0}]
+
+
+def test_user_seeds_are_separate_sessions_and_older_tables_read_as_user_seed_0(tmp_path):
+    w = ResultsWriter(tmp_path)
+    for seed in (0, 1, 2):
+        record = SessionRecord("a", "m", "u", "ok", "user", 1, 0.6, 1, 0.1, user_seed=seed)
+        w.write(record, [replace(r, user_seed=seed) for r in rows("a", 2)])
+    assert ResultsWriter(tmp_path).finished() == {("a", "m", "u", s) for s in (0, 1, 2)}
+    rounds = read_rounds(tmp_path)
+    assert len(rounds) == 6 and sorted(rounds.groupby("user_seed").size().items()) == [(0, 2), (1, 2), (2, 2)]
+    old = tmp_path / "old"
+    old.mkdir()
+    columns = [c for c in ROUND_COLUMNS if c != "user_seed"]
+    (old / ROUNDS_FILE).write_text(",".join(columns) + "\n" + ",".join(str(getattr(r, c)) for c in columns
+                                                                    for r in rows("a", 1)) + "\n")
+    ResultsWriter(old)
+    assert read_rounds(old).user_seed.tolist() == [0]
 
 
 def test_foreign_table_is_refused(tmp_path):
@@ -57,7 +75,7 @@ def test_foreign_table_is_refused(tmp_path):
 
 def test_a_rounds_file_of_an_older_version_gains_the_new_columns_and_keeps_its_rows(tmp_path):
     added = ("nsd", "timed_out", "fixed", "broken", "fixed_ml", "broken_ml", "fp_ml", "fn_ml", "far_share", "reach_mm",
-             "effort_s", "pred_sha", "run_sha")
+             "effort_s", "pred_sha", "run_sha", "user_seed")
     old_columns = [c for c in ROUND_COLUMNS if c not in added]
     assert list(ROUND_COLUMNS[:len(old_columns)]) == old_columns  # new columns come last
     records = rows("c1", 3)

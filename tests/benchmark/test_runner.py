@@ -223,3 +223,42 @@ def test_reused_worker_processes_find_plugins_in_the_folder_of_the_run_that_uses
     summary = run(config(tmp_path, out=second / "out", methods=("lab_only_here:Fine",), users=("selection",), jobs=2),
                   progress=False)
     assert (summary.ok, summary.failed) == (2, 0), summary.errors
+
+
+def test_repeats_run_one_session_per_user_seed_and_grow_without_redoing_the_finished(tmp_path):
+    write_cases(tmp_path / "data", n=2)
+    users = ("selection:jitter_mm=0..4", "random")
+    two = run(config(tmp_path, users=users, repeats=2, session=SessionConfig(max_rounds=2, hd95=False)),
+              progress=False)
+    assert (two.ok, two.failed) == (8, 0)
+    first = read_rounds(tmp_path / "out")
+    three = run(config(tmp_path, users=users, repeats=3, session=SessionConfig(max_rounds=2, hd95=False), jobs=2),
+                progress=False)
+    assert (three.ok, three.skipped) == (4, 8)  # only user seed 2 is new
+    rounds = read_rounds(tmp_path / "out")
+    sessions = read_sessions(tmp_path / "out")
+    assert sorted(sessions.user_seed.unique()) == [0, 1, 2] and len(sessions) == 12
+    kept = rounds[rounds.user_seed < 2].drop(columns=["user_ms", "model_ms", "forward_ms"]).reset_index(drop=True)
+    assert kept.equals(first.drop(columns=["user_ms", "model_ms", "forward_ms"]).reset_index(drop=True))
+    # each user seed is its own person: different clicks of the random user, different jitter
+    clicks = {s: tuple(read_edits_of(tmp_path / "out", "random", s)) for s in (0, 1, 2)}
+    assert len(set(clicks.values())) == 3
+    # user seed 0 is the session of a run without repeats
+    plain = run(config(tmp_path, out=tmp_path / "plain", users=users, session=SessionConfig(max_rounds=2, hd95=False)),
+                progress=False)
+    assert plain.ok == 4
+    alone = read_rounds(tmp_path / "plain").drop(columns=["user_ms", "model_ms", "forward_ms", "run_sha"])
+    seed0 = rounds[rounds.user_seed == 0].drop(columns=["user_ms", "model_ms", "forward_ms", "run_sha"])
+    key = ["case", "user", "round"]
+    assert alone.sort_values(key).reset_index(drop=True).equals(seed0.sort_values(key).reset_index(drop=True))
+
+
+def read_edits_of(out, user, seed):
+    from benchmark.results import read_edits
+
+    return [str(e["edits"]) for e in read_edits(out) if e["user"] == user and e["user_seed"] == seed]
+
+
+def test_repeats_must_be_a_positive_count(tmp_path):
+    with pytest.raises(ValueError, match="repeats must be an integer >= 1"):
+        config(tmp_path, repeats=0)

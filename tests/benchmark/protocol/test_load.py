@@ -56,6 +56,8 @@ CHANGES = [
     (_set("effort", {"click_s": "fast"}), "effort: click_s must be a number of seconds >= 0"),
     (_set("effort", [1, 2]), "effort: expected {click_s: 2.4"),
     (_set("save_masks", "yes"), "save_masks: expected true or false"),
+    (_set("repeats", 0), "repeats: expected the sessions per case and user, an integer >= 1"),
+    (_set("experiments.1.repeats", 2.5), "experiments[1].repeats: expected the sessions per case and user"),
     (_set("realism", {"jiter_mm": 2}), "realism: unknown realism knob 'jiter_mm'; did you mean 'jitter_mm'?"),
     (_set("realism", {"slip": 3}), "experiments[0].user: user 'none:slip=3': slip must be a probability"),
     (_set("experiments.2.realism", {"target_dice": 0.5}), "experiments[2].realism: unknown realism knob 'target_dice'"),
@@ -149,6 +151,22 @@ def test_a_realism_block_adds_its_knobs_to_every_users_spec(tmp_path, data):
     assert "realism: jitter_mm is set both in the user spec" in error_of(write(tmp_path, clash))
 
 
+def test_repeats_default_to_the_top_level_and_more_of_them_continue_a_folder(tmp_path, data):
+    from benchmark.protocol import protocol_changes, write_protocol_record
+
+    protocol = base_protocol(data)
+    protocol["repeats"] = 3
+    protocol["experiments"][2]["repeats"] = 5
+    loaded = load_protocol(write(tmp_path, protocol))
+    assert [e.repeats for e in loaded.experiments] == [3, 3, 5]
+    assert run_config(loaded, loaded.experiments[2], tmp_path / "out").repeats == 5
+    write_protocol_record(loaded, tmp_path / "out")
+    protocol["repeats"] = 10
+    assert protocol_changes(load_protocol(write(tmp_path, protocol)), tmp_path / "out") == []
+    protocol["seed"] = 4
+    assert protocol_changes(load_protocol(write(tmp_path, protocol)), tmp_path / "out") == ["seed"]
+
+
 def test_defaults_and_relative_paths(tmp_path, data):
     shutil.copytree(data, tmp_path / "cases")
     protocol = base_protocol("cases")
@@ -159,6 +177,7 @@ def test_defaults_and_relative_paths(tmp_path, data):
     assert loaded.case_selection == "held-out" and loaded.cases == tuple(CASES)  # no networks: all held out
     assert (loaded.seed, loaded.hd95, loaded.title) == (0, True, "tiny")
     assert (loaded.locality_mm, loaded.effort, loaded.save_masks) == (10.0, EffortModel(), False)
+    assert {e.repeats for e in loaded.experiments} == {1}
     c = loaded.experiments[2]
     assert (c.label, c.mode, c.target_dice, c.method, c.folder) == ("c", "test", None, "manual-paint", "experiments/c")
     (sweep,) = loaded.analyses

@@ -59,7 +59,7 @@ def test_run_protocol_end_to_end_resumes_and_refuses_a_changed_protocol(tmp_path
     assert record["experiments"][1] == {"id": "b", "label": "(b) one edit", "folder": "experiments/b",
                                         "method": "manual-paint", "user": "multi:target_dice=0.99", "mode": "test",
                                         "rounds": 1, "target_dice": None, "time_limit_s": None,
-                                        "on_timeout": "keep"}
+                                        "on_timeout": "keep", "repeats": 1}
     assert [e["label"] for e in record["experiments"]] == ["(a) paint", "(b) one edit", "c"]
     assert record["analyses"] == ["sweep", "robustness", "panels"]
     assert record["cases"] == CASES[:2] and record["seed"] == 3
