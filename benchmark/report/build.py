@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import statistics
-from benchmark.report import behaviour, challenge, figures
+from benchmark.report import behaviour, challenge, figures, population
 from benchmark.report.load import Results, describe, load_rounds, load_sessions, read_run_info
 from benchmark.report.page import FigureBlock, Page, TableBlock, write_page
 from benchmark.report.tables import (comparisons_display, edits_display, summary_display, tools_display,
@@ -121,6 +121,7 @@ def build_report(folder: Path, out: Path | None = None, reference: str | None = 
         figure("paired_differences", f"Paired differences to {ref}", note,
                figures.paired_differences(comparisons, LEVEL))
     behaviour.section(rounds, table, figure, tables_dir, dice_target)
+    population.section(rounds, table, figure, tables_dir, dice_target)
     for name, title, caption in ANALYSES:
         fig = _analysis_figure(name, results.analyses)
         if fig is not None:
