@@ -105,3 +105,19 @@ def test_the_challenge_protocol_runs_on_the_demos_phantoms_and_networks(tmp_path
 def test_cli_demo_reports_bad_settings_as_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path), "--cases", "4", "--train-cases", "4"])
     assert result.exit_code == 1 and "leave held-out cases" in result.output
+
+
+@pytest.mark.slow
+def test_the_sloppy_users_protocol_reports_each_method_under_the_oracle_and_the_population(tmp_path, monkeypatch):
+    monkeypatch.setattr(DemoConfig, "networks", _tiny)
+    sloppy = DemoConfig(out=tmp_path / "demo", cases=5, train_cases=3, shape=(40, 44, 32), jobs=2,
+                        protocol="sloppy-users")
+    summary = run_demo(sloppy, echo=lambda _: None)
+    results = tmp_path / "demo" / "sloppy-users"
+    sessions = load_sessions(results)
+    assert (sessions.status == "ok").all(), sessions.error.tolist()
+    assert sessions.groupby("experiment", observed=True).size().tolist() == [2, 16] * 3  # 2 cases, 8 people
+    table = pd.read_csv(summary.report / "tables" / "population.csv")
+    assert table.oracle.tolist() == ["G, oracle user", "DeepIGeoS, oracle user", "manual paint, oracle user"]
+    assert (table.user_seeds == 8).all() and (table.dice_p5 <= table.dice_median).all()
+    assert "Robustness to the user" in (summary.report / "index.md").read_text()
