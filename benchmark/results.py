@@ -27,6 +27,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from benchmark.atomic import write_text_atomic
+
 ROUNDS_FILE = "rounds.csv"
 SESSIONS_FILE = "sessions.csv"
 EDITS_FILE = "edits.jsonl"
@@ -148,10 +150,36 @@ class ResultsWriter:
         for name, columns, record in ((ROUNDS_FILE, ROUND_COLUMNS, RoundRecord),
                                       (SESSIONS_FILE, SESSION_COLUMNS, SessionRecord)):
             path = self.out_dir / name
-            if not path.exists() or path.stat().st_size == 0:
-                _append(path, _csv_lines([columns]))
+            if not path.exists() or not _complete_lines(path.read_text(encoding="utf-8")):
+                write_text_atomic(path, _csv_lines([columns]))  # new, or a header cut short by a kill
             else:
                 _check_header(path, columns, record)
+        self._drop_unfinished()
+
+    def _drop_unfinished(self) -> None:
+        """Make the files hold finished sessions only, before anything is appended.
+
+        A run killed inside a session's write leaves its rounds and edits without their
+        session row (the session runs again and would write them twice), or a line cut
+        short (the next append would be glued onto it). Rows and edits of sessions that
+        have no session row of status ok, and lines cut short, are dropped, each file
+        rewritten atomically and only when it has something to drop.
+        """
+        _rewrite(self.out_dir / SESSIONS_FILE, _complete_lines)
+        done = {(c, m, u, str(int(s))) for c, m, u, s in self.finished()}
+        self._keep(lambda key: key in done, sessions=False)
+
+    def drop_sessions(self, keys: set[SessionKey]) -> None:
+        """Remove every row and edit of these sessions (to run them again), atomically per file."""
+        gone = {(c, m, u, str(int(s))) for c, m, u, s in keys}
+        if gone:
+            self._keep(lambda key: key not in gone, sessions=True)
+
+    def _keep(self, keep: Any, sessions: bool) -> None:
+        tables = [(ROUNDS_FILE, ROUND_COLUMNS)] + ([(SESSIONS_FILE, SESSION_COLUMNS)] if sessions else [])
+        for name, columns in tables:
+            _rewrite(self.out_dir / name, lambda text, columns=columns: _kept_rows(text, columns, keep))
+        _rewrite(self.out_dir / EDITS_FILE, lambda text: _kept_edits(text, keep))
 
     def finished(self) -> set[SessionKey]:
         """Sessions whose last attempt finished with status ok."""
@@ -169,6 +197,57 @@ class ResultsWriter:
         if lines:
             _append(self.out_dir / EDITS_FILE, lines)
         _append(self.out_dir / SESSIONS_FILE, _csv_lines([[getattr(session, c) for c in SESSION_COLUMNS]]))
+
+
+def _complete_lines(text: str) -> str:
+    """``text`` without a last line cut short (one not ended by a newline)."""
+    return text[: text.rfind("\n") + 1]
+
+
+def _kept_rows(text: str, columns: tuple[str, ...], keep: Any) -> str:
+    """The header and the rows whose session key ``keep`` accepts, of a table's complete lines."""
+    lines = _complete_lines(text).splitlines(keepends=True)
+    where = [columns.index(c) for c in _KEY]
+
+    def kept(line: str) -> bool:
+        row = next(csv.reader([line]), [])
+        if len(row) != len(columns):
+            return False
+        case, method, user, seed = (row[i] for i in where)
+        return keep((case, method, user, _seed_text(seed)))
+
+    return "".join(lines[:1] + [line for line in lines[1:] if kept(line)])
+
+
+def _kept_edits(text: str, keep: Any) -> str:
+    """The complete JSON lines of ``edits.jsonl`` whose session key ``keep`` accepts."""
+    out = []
+    for line in _complete_lines(text).splitlines(keepends=True):
+        try:
+            entry = json.loads(line)
+            key = (entry["case"], entry["method"], entry["user"], _seed_text(entry.get("user_seed", 0)))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+        if keep(key):
+            out.append(line)
+    return "".join(out)
+
+
+def _seed_text(seed: Any) -> str:
+    try:
+        return str(int(float(seed)))
+    except (TypeError, ValueError):
+        return str(seed)
+
+
+def _rewrite(path: Path, keep: Any) -> None:
+    """Replace ``path`` by ``keep(its text)`` atomically when that differs."""
+    if not path.exists():
+        return
+    text = path.read_text(encoding="utf-8")
+    kept = keep(text)
+    if kept != text:
+        write_text_atomic(path, kept)
 
 
 def _csv_lines(rows: Iterable[Iterable[Any]]) -> str:
@@ -209,13 +288,23 @@ def _check_header(path: Path, columns: tuple[str, ...], record: type) -> None:
         )
 
 
-def _read(path: Path, columns: tuple[str, ...], key: list[str]) -> pd.DataFrame:
+def _read(path: Path, columns: tuple[str, ...], key: list[str], record: type) -> pd.DataFrame:
+    """The table at ``path``; one of an older simedit (its columns a prefix of ``columns``)
+    reads with the added columns at their defaults, as the writer would upgrade it."""
     if not path.exists():
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     text = path.read_text(encoding="utf-8")
     if not text.endswith("\n"):  # the last line was cut short by a killed run
         text = text[: text.rfind("\n") + 1]
-    lines = [r for r in csv.reader(io.StringIO(text)) if len(r) == len(columns)][1:]
+    rows = list(csv.reader(io.StringIO(text)))
+    header = tuple(rows[0]) if rows else columns
+    fill: list[Any] = []
+    if header != columns and header == columns[:len(header)]:
+        defaults = {f.name: f.default for f in fields(record)}
+        if all(defaults[c] is not MISSING for c in columns[len(header):]):
+            fill = [defaults[c] for c in columns[len(header):]]
+    width = len(columns) - len(fill)
+    lines = [r + fill for r in rows[1:] if len(r) == width]
     df = pd.DataFrame(lines, columns=list(columns))
     for c in columns:
         if c not in _TEXT:
@@ -225,12 +314,12 @@ def _read(path: Path, columns: tuple[str, ...], key: list[str]) -> pd.DataFrame:
 
 def read_rounds(out_dir: Path | str) -> pd.DataFrame:
     """``rounds.csv`` as a DataFrame, one row per (case, method, user, user_seed, round)."""
-    return _read(Path(out_dir) / ROUNDS_FILE, ROUND_COLUMNS, _KEY + ["round"])
+    return _read(Path(out_dir) / ROUNDS_FILE, ROUND_COLUMNS, _KEY + ["round"], RoundRecord)
 
 
 def read_sessions(out_dir: Path | str) -> pd.DataFrame:
     """``sessions.csv`` as a DataFrame, the last attempt of each session."""
-    return _read(Path(out_dir) / SESSIONS_FILE, SESSION_COLUMNS, _KEY)
+    return _read(Path(out_dir) / SESSIONS_FILE, SESSION_COLUMNS, _KEY, SessionRecord)
 
 
 def read_edits(out_dir: Path | str) -> list[dict[str, Any]]:

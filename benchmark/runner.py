@@ -22,6 +22,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from benchmark.atomic import write_json
 from benchmark.case import Case
 from benchmark.fingerprint import code_state, run_fingerprint
 from benchmark.io import CaseRef, discover
@@ -96,9 +97,10 @@ class RunConfig:
 
 
 def _results_part(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings that decide results: jobs and threads change only how fast a run goes.
-    Session settings added since a folder was written count as their defaults there."""
-    part = {k: v for k, v in config.items() if k not in ("jobs", "save_masks", "repeats")}
+    """The settings that decide results: jobs and threads change only how fast a run goes,
+    the output folder only where it is (a folder moved or copied resumes). Session
+    settings added since a folder was written count as their defaults there."""
+    part = {k: v for k, v in config.items() if k not in ("out", "jobs", "save_masks", "repeats")}
     part["method_options"] = {k: v for k, v in part.get("method_options", {}).items() if k != "threads"}
     part["session"] = {**_SESSION_DEFAULTS, **part.get("session", {})}
     return part
@@ -238,10 +240,10 @@ def _write_run_json(config: RunConfig, refs: list[CaseRef]) -> str:
             if "fingerprint" in old:
                 old.setdefault("fingerprints_before", []).append(old["fingerprint"])
             old["fingerprint"] = fingerprint
-        path.write_text(json.dumps(old, indent=2))
+        write_json(path, old)
         return old["fingerprint"]["run_sha"]
-    path.write_text(json.dumps({"config": new, "seed": config.seed, "started": now, "fingerprint": fingerprint,
-                                **provenance(config)}, indent=2))
+    write_json(path, {"config": new, "seed": config.seed, "started": now, "fingerprint": fingerprint,
+                      **provenance(config)})
     return fingerprint["run_sha"]
 
 
@@ -285,8 +287,51 @@ def plan(config: RunConfig) -> tuple[list[tuple[CaseRef, list[Pending]]], int, B
     return todo, skipped, broken
 
 
+def grow_budget(config: RunConfig) -> int:
+    """Continue a folder whose run had a smaller round budget, all else equal.
+
+    A session that stopped because its user was done or reached the target would stop
+    the same with more rounds (every round depends only on the case, the method, the
+    user and the session's own random stream), so it stays; a session that spent its
+    budget is removed, to run again with the larger one. ``run.json`` gets the new budget
+    and a ``budget_grown`` entry. Returns the sessions removed (0 when there is nothing
+    to grow: no folder, the same budget, a smaller one or other changes, which
+    :func:`run` then refuses as before).
+    """
+    path = Path(config.out) / RUN_FILE
+    if not path.exists():
+        return 0
+    old = json.loads(path.read_text())
+    before, after = _results_part(old["config"]), _results_part(config.to_json())
+    rounds_before, rounds_after = before["session"]["max_rounds"], after["session"]["max_rounds"]
+    if rounds_after <= rounds_before or {**before, "session": {**before["session"], "max_rounds": rounds_after}} != after:
+        return 0
+    writer = ResultsWriter(config.out)
+    sessions = read_sessions_of(config.out)
+    spent = {key for key, stop in sessions.items() if stop == "budget"}
+    writer.drop_sessions(spent)
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    old["config"].setdefault("session", {})["max_rounds"] = rounds_after
+    old.setdefault("budget_grown", []).append({"from": rounds_before, "to": rounds_after, "at": now,
+                                               "sessions_rerun": len(spent)})
+    write_json(path, old)
+    return len(spent)
+
+
+def read_sessions_of(out: Path) -> dict[SessionKey, str]:
+    """Finished sessions and their stop reasons."""
+    from benchmark.results import read_sessions
+
+    sessions = read_sessions(out)
+    ok = sessions[sessions["status"] == "ok"]
+    return {(c, m, u, int(s)): r for c, m, u, s, r in zip(ok["case"], ok["method"], ok["user"], ok["user_seed"],
+                                                          ok["stop_reason"])}
+
+
 def run(config: RunConfig, progress: bool = True) -> RunSummary:
-    """Run every pending session of ``config`` and append the results to ``config.out``."""
+    """Run every pending session of ``config`` and append the results to ``config.out``
+    (continuing a folder whose run had a smaller budget: :func:`grow_budget`)."""
+    grow_budget(config)
     todo, skipped, broken = plan(config)
     writer = ResultsWriter(config.out)
     run_sha = _write_run_json(config, discover(config.data, config.layout, config.cases))

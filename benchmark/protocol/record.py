@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from benchmark.atomic import write_json  # noqa: F401 - benchmark.protocol.record.write_json, as before
 from benchmark.effort import EffortModel
 from benchmark.protocol.schema import PROTOCOL_FILE, Protocol
 
@@ -54,22 +54,37 @@ def protocol_record(protocol: Protocol, device: str = "cpu") -> dict[str, Any]:
     }
 
 
+#: An experiment's entries that do not make it another experiment: more rounds or repeats
+#: continue its finished sessions (its run folder judges them; fewer rounds are refused).
+_RUN_DECIDES = ("label", "repeats", "rounds")
+
+
 def _results_part(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The entries of a protocol record that decide results (labels and titles do not)."""
+    """The entries of a protocol record that decide results (labels and titles do not),
+    the experiments by id."""
     part = {**_ADDED, **{k: v for k, v in record.items() if k not in _DESCRIPTIVE}}
-    part["experiments"] = [{**_ADDED_PER_EXPERIMENT, **{k: v for k, v in e.items() if k not in ("label", "repeats")}}
-                           for e in record.get("experiments", [])]
+    part["experiments"] = {e["id"]: {**_ADDED_PER_EXPERIMENT, **{k: v for k, v in e.items() if k not in _RUN_DECIDES}}
+                           for e in record.get("experiments", [])}
     return part
 
 
 def protocol_changes(protocol: Protocol, out: Path, device: str = "cpu") -> list[str]:
     """The settings that decide results in which ``out``'s protocol.json differs from
-    ``protocol`` (sorted keys); empty when they agree or ``out`` holds no protocol yet."""
+    ``protocol`` (sorted keys; ``experiments[<id>]`` for a changed experiment); empty when
+    they agree or ``out`` holds no protocol yet. Experiments added (or dropped) are no
+    change: each has its own folder, so a protocol grows without redoing finished work."""
     path = Path(out) / PROTOCOL_FILE
     if not path.exists():
         return []
-    before, after = _results_part(json.loads(path.read_text())), _results_part(protocol_record(protocol, device))
-    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    recorded, current = json.loads(path.read_text()), protocol_record(protocol, device)
+    before, after = _results_part(recorded), _results_part(current)
+    old, new = before.pop("experiments"), after.pop("experiments")
+    changed = [k for k in before.keys() | after.keys() if before.get(k) != after.get(k)]
+    changed += [f"experiments[{i}]" for i in old.keys() & new.keys() if old[i] != new[i]]
+    budgets = {e["id"]: e.get("rounds") for e in recorded.get("experiments", [])}
+    changed += [f"experiments[{e['id']}].rounds" for e in current["experiments"]  # fewer rounds: another run
+                if e["id"] in budgets and budgets[e["id"]] is not None and e["rounds"] < budgets[e["id"]]]
+    return sorted(set(changed))
 
 
 def write_protocol_record(protocol: Protocol, out: Path, device: str = "cpu") -> Path:
@@ -99,9 +114,4 @@ def write_protocol_record(protocol: Protocol, out: Path, device: str = "cpu") ->
     return path
 
 
-def write_json(path: Path, content: Any) -> None:
-    """Write atomically (a temporary file beside it, then renamed): a killed run leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(content, indent=2))
-    os.replace(tmp, path)
+

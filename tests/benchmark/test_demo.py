@@ -73,7 +73,7 @@ def test_demo_runs_end_to_end_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr("benchmark.demo.shipped_protocol", lambda name="seed-paper": newer)
     said.clear()
     fourth = run_demo(config, echo=said.append)
-    assert any("another version of the shipped protocol (differs in: experiments)" in s for s in said)
+    assert any("another version of the shipped protocol (differs in: experiments[" in s for s in said)
     assert all(e.run.ok == 2 for e in fourth.protocol.experiments)
 
 

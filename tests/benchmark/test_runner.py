@@ -69,8 +69,8 @@ def test_same_seed_same_results_and_config_change_refused(tmp_path):
     run(config(tmp_path, users=("random",), out=tmp_path / "out2"), progress=False)
     a, b = read_rounds(tmp_path / "out"), read_rounds(tmp_path / "out2")
     assert a[["case", "round", "dice", "n_edits", "tools"]].equals(b[["case", "round", "dice", "n_edits", "tools"]])
-    with pytest.raises(ValueError, match="different configuration"):
-        run(config(tmp_path, users=("random",), session=SessionConfig(max_rounds=9)), progress=False)
+    with pytest.raises(ValueError, match="different configuration"):  # (a larger budget continues: see below)
+        run(config(tmp_path, users=("random",), session=SessionConfig(max_rounds=3, target_dice=0.8)), progress=False)
     # jobs and threads change only the speed: the run resumes
     again = run(config(tmp_path, users=("random",), jobs=2, method_options=MethodOptions(threads=1)), progress=False)
     assert (again.ok, again.skipped) == (0, 1)
@@ -262,3 +262,38 @@ def read_edits_of(out, user, seed):
 def test_repeats_must_be_a_positive_count(tmp_path):
     with pytest.raises(ValueError, match="repeats must be an integer >= 1"):
         config(tmp_path, repeats=0)
+
+
+def test_a_grown_budget_continues_the_folder_and_ends_as_a_run_with_that_budget(tmp_path):
+    write_cases(tmp_path / "data", n=3)
+    users = ("none", "selection")  # none is done at once; selection spends its budget
+    small = run(config(tmp_path, users=users, session=SessionConfig(max_rounds=1, hd95=False)), progress=False)
+    assert small.failed == 0
+    stops = read_sessions(tmp_path / "out").stop_reason
+    assert (stops == "budget").any() and (stops != "budget").any()  # some sessions spent the budget, some did not
+    grown = run(config(tmp_path, users=users, session=SessionConfig(max_rounds=3, hd95=False)), progress=False)
+    assert (grown.ok, grown.skipped) == ((stops == "budget").sum(), (stops != "budget").sum())
+    fresh = run(config(tmp_path, out=tmp_path / "fresh", users=users, session=SessionConfig(max_rounds=3, hd95=False)),
+                progress=False)
+    assert fresh.failed == 0
+    timing = ["user_ms", "model_ms", "forward_ms", "run_sha"]
+    key = ["case", "user", "round"]
+    a = read_rounds(tmp_path / "out").drop(columns=timing).sort_values(key).reset_index(drop=True)
+    b = read_rounds(tmp_path / "fresh").drop(columns=timing).sort_values(key).reset_index(drop=True)
+    assert a.equals(b)
+    assert len((tmp_path / "out" / "rounds.csv").read_text().splitlines()) == len(a) + 1  # nothing twice
+    import json
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert record["config"]["session"]["max_rounds"] == 3 and record["budget_grown"][0]["from"] == 1
+    with pytest.raises(ValueError, match="differs in: session"):  # a smaller budget is another run
+        run(config(tmp_path, users=users, session=SessionConfig(max_rounds=2, hd95=False)), progress=False)
+
+
+def test_a_results_folder_moved_elsewhere_resumes_there(tmp_path):
+    import shutil
+
+    write_cases(tmp_path / "data", n=2)
+    first = run(config(tmp_path, users=("selection",)), progress=False)
+    shutil.move(tmp_path / "out", tmp_path / "moved")
+    again = run(config(tmp_path, out=tmp_path / "moved", users=("selection",)), progress=False)
+    assert (again.ok, again.skipped) == (0, first.ok)

@@ -96,9 +96,18 @@ def test_run_protocol_end_to_end_resumes_and_refuses_a_changed_protocol(tmp_path
     assert set(json.loads((out / "analyses" / COMPLETED_FILE).read_text())) == {"sweep", "panels"}
     assert len(read_sessions(out / "experiments" / "b")) == 2
 
+    # more rounds and a new experiment continue the folder: only what they add runs
+    spent = (read_sessions(out / "experiments" / "c").stop_reason == "budget").sum()
     raw["experiments"][2]["rounds"] = 3
+    raw["experiments"].append({"id": "d", "method": "paint", "user": "selection", "rounds": 1})
+    grown = run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False)
+    assert [(e.run.ok, e.run.skipped) for e in grown.experiments] == [(0, 2), (0, 2), (spent, 2 - spent), (2, 0)]
+    raw["experiments"][2]["rounds"] = 2
     with pytest.raises(ValueError, match=r"protocol.json: this folder holds the results of a different protocol "
-                                         r"\(differs in: experiments\)"):
+                                         r"\(differs in: experiments\[c\].rounds\)"):
+        run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False)
+    raw["experiments"][2].update(rounds=3, user="multi:target_dice=0.98")
+    with pytest.raises(ValueError, match=r"\(differs in: experiments\[c\]\)"):
         run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False)
 
 
