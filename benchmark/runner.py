@@ -25,6 +25,7 @@ import numpy as np
 from benchmark.atomic import write_json
 from benchmark.case import Case
 from benchmark.fingerprint import code_state, run_fingerprint
+from benchmark.folder_lock import folder_lock
 from benchmark.io import CaseRef, discover
 from benchmark.masks import write_masks
 from benchmark.method import Method
@@ -330,7 +331,16 @@ def read_sessions_of(out: Path) -> dict[SessionKey, str]:
 
 def run(config: RunConfig, progress: bool = True) -> RunSummary:
     """Run every pending session of ``config`` and append the results to ``config.out``
-    (continuing a folder whose run had a smaller budget: :func:`grow_budget`)."""
+    (continuing a folder whose run had a smaller budget: :func:`grow_budget`).
+
+    Raises:
+        FolderInUse: another run is writing to ``config.out`` (:mod:`benchmark.folder_lock`).
+    """
+    with folder_lock(config.out):
+        return _run(config, progress)
+
+
+def _run(config: RunConfig, progress: bool) -> RunSummary:
     grow_budget(config)
     todo, skipped, broken = plan(config)
     writer = ResultsWriter(config.out)

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -297,3 +299,25 @@ def test_a_results_folder_moved_elsewhere_resumes_there(tmp_path):
     shutil.move(tmp_path / "out", tmp_path / "moved")
     again = run(config(tmp_path, out=tmp_path / "moved", users=("selection",)), progress=False)
     assert (again.ok, again.skipped) == (0, first.ok)
+
+
+def test_a_second_run_on_a_folder_in_use_is_refused_and_a_killed_run_leaves_no_lock(tmp_path):
+    import subprocess
+    import sys
+
+    from benchmark.folder_lock import FolderInUse, folder_lock
+
+    write_cases(tmp_path / "data", n=1)
+    with folder_lock(tmp_path / "out"):  # another run holds it (a second open file: flock sees two holders)
+        with pytest.raises(FolderInUse, match=r"another run is writing to this results folder \(pid \d+\)"):
+            run(config(tmp_path, users=("selection",)), progress=False)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; sys.path.insert(0, sys.argv[1]); "
+                               "from benchmark.folder_lock import folder_lock\nwith folder_lock(sys.argv[2]):\n"
+                               "    print('held', flush=True); time.sleep(60)", str(Path(__file__).parents[2]),
+                               str(tmp_path / "out")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(FolderInUse, match=f"pid {holder.pid}"):
+        run(config(tmp_path, users=("selection",)), progress=False)
+    holder.kill()
+    holder.wait()
+    assert run(config(tmp_path, users=("selection",)), progress=False).ok == 1  # the kill released it
