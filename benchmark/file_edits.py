@@ -11,21 +11,18 @@ import numpy as np
 from benchmark.case import InvalidCaseError
 from benchmark.edits import Box, Click, Stroke
 from benchmark.io import canonical_orientation, from_canonical_voxels, to_canonical
+from benchmark.io.nifti import check_label_values, check_rank, read_nifti
 from benchmark.policy import RoundState
 from benchmark.registry import make_user
 
 
 def _read_mask(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        img = nib.load(str(path))
-        data = np.asanyarray(img.dataobj)
-    except Exception as e:  # nibabel raises many kinds for bad files
-        raise InvalidCaseError(f"{path}: cannot read as NIfTI ({type(e).__name__}: {e})") from None
-    if data.ndim != 3:
-        raise InvalidCaseError(f"{path}: expected a 3D mask, got shape {data.shape}")
-    if not np.isfinite(data).all():
-        raise InvalidCaseError(f"{path}: contains NaN or Inf values")
-    return data != 0, img.affine
+    """bool [file axes] and the affine of a mask file, checked as ``load_mask`` checks one:
+    3D, integer values >= 0 (a binary mask or a label map; probabilities are refused)."""
+    data, affine, _ = read_nifti(Path(path))
+    check_rank(Path(path), data.shape, channels=None)
+    check_label_values(Path(path), data, None)
+    return data != 0, affine
 
 
 def box_in_file(box: Box, affine: np.ndarray, shape: tuple[int, ...]) -> dict[str, Any]:

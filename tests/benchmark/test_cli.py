@@ -2,6 +2,7 @@ import json
 
 import nibabel as nib
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import main
@@ -41,6 +42,19 @@ def test_edits_refuse_mismatched_files(tmp_path):
     res = CliRunner().invoke(main, ["edits", "--prediction", save(tmp_path / "p.nii.gz", np.zeros((4, 4, 4))),
                                     "--label", save(tmp_path / "l.nii.gz", np.zeros(SHAPE)), "--tool", "selection"])
     assert res.exit_code != 0 and "p.nii.gz" in res.output and "shape" in res.output
+
+
+@pytest.mark.parametrize("values, message", [
+    (np.full(SHAPE, 0.5), "label values [0.5] are not non-negative integers; threshold probability maps first"),
+    (np.where(np.indices(SHAPE)[0] < 5, np.nan, 0.0), "label values [nan] are not non-negative integers"),
+    (-np.ones(SHAPE), "label values [-1.0] are not non-negative integers"),
+])
+def test_edits_refuse_what_is_not_a_mask_as_the_loaders_do(tmp_path, values, message):
+    label = save(tmp_path / "l.nii.gz", ball(SHAPE, (10, 9, 8), 5))
+    nib.save(nib.Nifti1Image(values.astype(np.float32), LPS), tmp_path / "p.nii.gz")
+    res = CliRunner().invoke(main, ["edits", "--prediction", str(tmp_path / "p.nii.gz"), "--label", label,
+                                    "--tool", "adjustment"])
+    assert res.exit_code != 0 and "p.nii.gz" in res.output and message in res.output, res.output
 
 
 def test_run_reports_failures_and_keeps_going(tmp_path):
