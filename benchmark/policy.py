@@ -54,3 +54,19 @@ class Policy(Protocol):
     name: str
 
     def propose(self, state: RoundState, rng: np.random.Generator) -> list[Edit]: ...
+
+
+def not_repeated(edits: list[Edit], history: EditHistory) -> list[Edit]:
+    """``edits`` without those already made (in the history) or proposed twice, in order.
+
+    A user proposing an edit it already made is looking at an error the method did not fix
+    when given that very edit; typing it again changes nothing, so a user stops instead
+    of spending its budget on the same edit (the multi-tool user's rule, for every
+    built-in user).
+    """
+    done = history.edits
+    out: list[Edit] = []
+    for edit in edits:
+        if edit not in done and edit not in out:
+            out.append(edit)
+    return out

@@ -12,7 +12,7 @@ import numpy as np
 
 from benchmark.edits import Adjustment
 from benchmark.errors import check_pair
-from benchmark.policy import RoundState
+from benchmark.policy import RoundState, not_repeated
 
 #: Training clips K to +-0.5 (the paper's guard against excessive values); test: no limit.
 K_LIMIT = {"test": None, "train": 0.5}
@@ -57,11 +57,12 @@ class AdjustmentPolicy:
         self.min_abs_k = float(min_abs_k)
 
     def propose(self, state: RoundState, rng: np.random.Generator) -> list[Adjustment]:
-        """[Adjustment(-K)], or [] for an empty ground truth or |K| < min_abs_k."""
+        """[Adjustment(-K)], or [] for an empty ground truth, |K| < min_abs_k, or the K
+        already typed (the method ignored it: typing it again changes nothing)."""
         k = measured_k(state.label, state.prediction)
         if np.isnan(k) or abs(k) < self.min_abs_k:
             return []
         limit = K_LIMIT[self.mode]
         if limit is not None:
             k = float(np.clip(k, -limit, limit))
-        return [Adjustment(-k)]
+        return not_repeated([Adjustment(-k)], state.history)

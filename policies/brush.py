@@ -40,7 +40,7 @@ import numpy as np
 
 from benchmark.edits import Stroke
 from benchmark.names import unknown_name
-from benchmark.policy import RoundState
+from benchmark.policy import RoundState, not_repeated
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,7 @@ class BrushPolicy:
 
     def propose(self, state: RoundState, rng: np.random.Generator) -> list[Stroke]:
         """This round's strokes (deterministic: ``rng`` is not used)."""
-        return brush_strokes(
+        strokes = brush_strokes(
             state.label,
             state.prediction,
             self.mode,
@@ -235,6 +235,7 @@ class BrushPolicy:
             min_length=self.min_length,
             max_strokes=self.max_strokes,
         )
+        return not_repeated(strokes, state.history)
 
 
 def _largest_region(x: np.ndarray, y: np.ndarray, under: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:

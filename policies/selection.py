@@ -14,7 +14,7 @@ import numpy as np
 
 from benchmark.edits import Click
 from benchmark.errors import error_components
-from benchmark.policy import RoundState
+from benchmark.policy import RoundState, not_repeated
 
 #: Smallest component worth a click, in mm^3, per mode. Training drops small
 #: components (the paper's guard against over-reliance on edits); at test time only
@@ -72,4 +72,5 @@ class SelectionPolicy:
 
     def propose(self, state: RoundState, rng: np.random.Generator) -> list[Click]:
         """Clicks for this round (deterministic: ``rng`` is not used)."""
-        return selection_clicks(state.label, state.prediction, min_voxels(self.min_size, state.spacing), self.max_clicks)
+        clicks = selection_clicks(state.label, state.prediction, min_voxels(self.min_size, state.spacing), self.max_clicks)
+        return not_repeated(clicks, state.history)

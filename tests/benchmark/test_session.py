@@ -216,3 +216,24 @@ def test_each_round_records_what_its_edits_fixed_broke_and_how_far_the_change_re
     assert rows[2].fixed == rows[2].broken == 0 and np.isnan(rows[2].far_share)  # unsupported: nothing changed
     assert rows[3].broken > 0 and rows[3].fixed == 0  # a click in healthy tissue only breaks
     assert rows[3].fp_ml > 0 and rows[0].fp_ml == 0  # its ball touches no tumour: a false-positive component
+
+
+class Deaf:
+    """A method that ignores every edit: an empty mask, always."""
+
+    name = "deaf"
+    tools = frozenset({"selection", "brush", "adjustment"})
+
+    def predict(self, image, history):
+        return np.zeros(image.shape, bool)
+
+
+@pytest.mark.parametrize("user", ["adjustment", "selection", "brush"])
+def test_a_single_tool_user_stops_instead_of_repeating_an_edit_that_changed_nothing(user):
+    from benchmark.registry import make_user
+
+    case = tumour_case()
+    result = run_session(case, Deaf(), make_user(user), SessionConfig(max_rounds=3, hd95=False),
+                         np.random.default_rng(0))
+    assert result.stop_reason == "user" and len(result.rounds) == 2  # one round of edits, then done
+    assert result.rounds[-1].dice == 0.0
