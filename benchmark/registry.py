@@ -246,7 +246,11 @@ def _call(plugin: Plugin, factory: Any, *args: Any, **kwargs: Any) -> Any:
     except PluginError:
         raise
     except Exception as error:  # noqa: BLE001 - whatever a plug-in's constructor raises
-        raise PluginError(f"{plugin.label}: {type(error).__name__}: {error}".replace("\n", " ")) from error
+        given = {k: v for k, v in kwargs.items() if k != "mode"}
+        hint = ""
+        if isinstance(error, TypeError) and given:  # most often an option of the wrong type, e.g. a word for a number
+            hint = f" (options given: {', '.join(f'{k}={v!r}' for k, v in given.items())}; check their types)"
+        raise PluginError(f"{plugin.label}: {type(error).__name__}: {error}{hint}".replace("\n", " ")) from error
 
 
 def _argument(plugin: Plugin, factory: Any, spec: Spec, workdir: Path) -> str:

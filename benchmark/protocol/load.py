@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import reprlib
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -28,6 +29,23 @@ _EXPERIMENT_KEYS = ("id", "label", "method", "user", "mode", "rounds", "target_d
                     "realism", "repeats")
 _METRIC_KEYS = ("hd95", "nsd", "conventions", "locality_mm")
 _ANALYSIS_KEYS = {"sweep": ("methods", "cases", "k"), "robustness": ("methods", "cases"), "panels": ("methods", "cases")}
+MAX_PROTOCOL_BYTES = 1_000_000
+
+
+class _Bounded(reprlib.Repr):
+    """A value shown in a message: bounded, as YAML aliases can make it huge or hold itself."""
+
+    def repr_dict(self, x: dict, level: int) -> str:  # in the file's order, not sorted
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        items = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}" for k, v in list(x.items())[: self.maxdict]]
+        return "{" + ", ".join(items) + (", ..." if len(x) > self.maxdict else "") + "}"
+
+
+_REPR = _Bounded()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 2, 5, 5, 5, 200, 200
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 _ID = re.compile(r"[a-z0-9_-]+")
 
@@ -88,6 +106,10 @@ def load_protocol(path: str | Path, relative_to: str | Path | None = None) -> Pr
     if path.suffix not in (".yaml", ".yml"):
         raise ValueError(f"{path}: a protocol file is YAML and ends in .yaml or .yml")
     try:
+        size = path.stat().st_size
+        if size > MAX_PROTOCOL_BYTES:  # a protocol is a page of YAML: refuse what is surely not one, unparsed
+            raise ValueError(f"{path}: {size / 1e6:.1f} MB is too big for a protocol file (at most "
+                             f"{MAX_PROTOCOL_BYTES / 1e6:.0f} MB); is this the right file?")
         with open(path, encoding="utf-8") as f:
             raw = yaml.load(f, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except OSError as error:
@@ -125,12 +147,12 @@ def _parse(raw: Any, source: Path, base: Path) -> Protocol:
         raise _Problem("data", str(error)) from None
     seed = top.get("seed", 0)
     if not _is_int(seed) or seed < 0:
-        raise _Problem("seed", f"expected an integer >= 0, got {seed!r}")
+        raise _Problem("seed", f"expected an integer >= 0, got {_show(seed)}")
     metrics = _mapping(top.get("metrics", {}), "metrics", "{hd95: true|false, nsd: MM, conventions: simedit|cvpr25}")
     _check_keys(metrics, _METRIC_KEYS, (), "metrics")
     hd95 = metrics.get("hd95", True)
     if not isinstance(hd95, bool):
-        raise _Problem("metrics.hd95", f"expected true or false, got {hd95!r}")
+        raise _Problem("metrics.hd95", f"expected true or false, got {_show(hd95)}")
     nsd = metrics.get("nsd")
     if nsd is not None and not (_is_number(nsd) and nsd >= 0):
         raise _Problem("metrics.nsd", f"expected the NSD tolerance in mm (e.g. 2.0) or null, got {_kind(nsd)}")
@@ -147,7 +169,7 @@ def _parse(raw: Any, source: Path, base: Path) -> Protocol:
         raise _Problem("effort", str(error).removeprefix("effort: ")) from None
     save_masks = top.get("save_masks", False)
     if not isinstance(save_masks, bool):
-        raise _Problem("save_masks", f"expected true or false, got {save_masks!r}")
+        raise _Problem("save_masks", f"expected true or false, got {_show(save_masks)}")
     limits = _time_limit(top, "", None, "keep")
     initial = top.get("initial")
     if initial is not None:
@@ -200,7 +222,11 @@ def _string(value: Any, where: str) -> str:
 
 
 def _kind(value: Any) -> str:
-    return "nothing" if value is None else f"{type(value).__name__} {value!r}"
+    return "nothing" if value is None else f"{type(value).__name__} {_show(value)}"
+
+
+def _show(value: Any) -> str:
+    return _REPR.repr(value) if isinstance(value, (list, tuple, dict, set)) else repr(value)
 
 
 def _is_int(value: Any) -> bool:
@@ -264,10 +290,12 @@ def _cases(value: Any, all_cases: list[str], methods: Mapping[str, str], data: P
 
 def _case_list(value: list[Any], valid: Sequence[str], where: str, context: str) -> tuple[str, ...]:
     for i, case in enumerate(value):
-        if case not in valid:  # also catches non-strings
-            close = difflib.get_close_matches(str(case), list(valid), n=1)
+        if not isinstance(case, str):  # not str(case): an aliased list can be huge
+            raise _Problem(f"{where}[{i}]", f"expected a case id (a string), got {_kind(case)}")
+        if case not in valid:
+            close = difflib.get_close_matches(case, list(valid), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise _Problem(f"{where}[{i}]", f"no case {case!r} {context}{hint}")
+            raise _Problem(f"{where}[{i}]", f"no case {_show(case)} {context}{hint}")
         if case in value[:i]:
             raise _Problem(f"{where}[{i}]", f"case {case!r} is listed twice")
     return tuple(sorted(value))
@@ -371,7 +399,7 @@ def _analysis_cases(value: Any, cases: tuple[str, ...], experiments: Sequence[Ex
         _check_keys(value, ("worst", "experiment"), ("worst", "experiment"), where)
         n, experiment = value["worst"], value["experiment"]
         if not _is_int(n) or not 1 <= n <= len(cases):
-            raise _Problem(f"{where}.worst", f"expected a number of cases from 1 to {len(cases)}, got {n!r}")
+            raise _Problem(f"{where}.worst", f"expected a number of cases from 1 to {len(cases)}, got {_show(n)}")
         ids = [e.id for e in experiments]
         if experiment not in ids:
             raise _Problem(f"{where}.experiment", unknown_name("experiment id", experiment, ids))

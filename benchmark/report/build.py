@@ -166,7 +166,10 @@ def _challenge_section(results: Results, rounds: pd.DataFrame, table, tables_dir
 def _reference(results: Results, reference: str | None) -> str:
     if reference is None:
         return results.present[0].label
-    experiment = results.find(reference)
+    try:
+        experiment = results.find(reference)
+    except ValueError as error:  # name the option: "unknown experiment" alone does not say which input was wrong
+        raise ValueError(f"reference (--reference): {error}") from None
     if experiment.problem:
         raise ValueError(f"the reference experiment {experiment.label!r} has no results: {experiment.problem}")
     return experiment.label
