@@ -32,7 +32,7 @@ from benchmark.method import Method
 from benchmark.chain import chain_stages
 from benchmark.registry import (MethodOptions, checkpoint_digests, make_method, make_user, plugin_provenance,
                                 resolve_method, resolve_user, check_user)
-from benchmark.results import RUN_FILE, ResultsWriter, RoundRecord, SessionKey, SessionRecord
+from benchmark.results import RUN_FILE, ResultsWriter, RoundRecord, SessionKey, SessionRecord, read_sessions
 from benchmark.session import SessionConfig, run_session
 from benchmark.specs import parse_method_spec
 
@@ -321,8 +321,6 @@ def grow_budget(config: RunConfig) -> int:
 
 def read_sessions_of(out: Path) -> dict[SessionKey, str]:
     """Finished sessions and their stop reasons."""
-    from benchmark.results import read_sessions
-
     sessions = read_sessions(out)
     ok = sessions[sessions["status"] == "ok"]
     return {(c, m, u, int(s)): r for c, m, u, s, r in zip(ok["case"], ok["method"], ok["user"], ok["user_seed"],
