@@ -5,7 +5,8 @@ before it starts or halfway through its text (a line cut short), and the process
 SIGKILL there (a wrapper around ``benchmark.results._append``; nothing in simedit knows of
 it). Every folder is killed several times in a row, resumed each time, then run to the
 end; its rounds, sessions and edits must equal an uninterrupted run's row for row
-(timing columns aside), with no line twice in any file.
+(timing columns aside), with no line twice in any file. The same for a protocol killed
+during its experiments (whose analysis then runs as in an uninterrupted protocol).
 """
 
 from __future__ import annotations
@@ -102,3 +103,38 @@ def test_sigkill_at_24_write_points_then_resume_gives_the_uninterrupted_tables(t
         no_line_twice(out)
         shutil.rmtree(out)
     assert kills >= 20
+
+
+def test_a_protocol_killed_during_its_experiments_resumes_to_the_uninterrupted_folders(tmp_path):
+    import yaml
+
+    write_cases(tmp_path / "data", n=2)
+    protocol = {"name": "killed", "data": str(tmp_path / "data"), "cases": "all", "seed": 1,
+                "metrics": {"hd95": False}, "methods": {"paint": "manual-paint"},
+                "experiments": [{"id": "a", "method": "paint", "user": "multi", "rounds": 2},
+                                {"id": "b", "method": "paint", "user": "selection:jitter_mm=1", "rounds": 2,
+                                 "repeats": 2}],
+                "analyses": {"sweep": {"methods": ["paint"], "cases": 1, "k": [-0.2, 0.2]}}}
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(protocol))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])}
+
+    def simedit(out, k=0, half=False):
+        return subprocess.run([sys.executable, "-c", KILLER, "run", str(path), "--out", str(out)], capture_output=True,
+                              text=True, env={**env, "KILL_AT": str(k), "KILL_HALF": "1" if half else "0"})
+
+    done = simedit(tmp_path / "reference")
+    assert done.returncode == 0, done.stderr
+    kills = 0
+    for k, half in [(2, False), (4, True), (3, False), (5, True), (1, True), (6, False)]:
+        killed = simedit(tmp_path / "killed", k, half)
+        kills += killed.returncode == -signal.SIGKILL
+    final = simedit(tmp_path / "killed")
+    assert final.returncode == 0, final.stderr
+    for e in ("a", "b"):
+        got, expected = tables(tmp_path / "killed" / "experiments" / e), tables(tmp_path / "reference" / "experiments" / e)
+        assert got[0].equals(expected[0]) and got[1].equals(expected[1]) and got[2] == expected[2]
+        no_line_twice(tmp_path / "killed" / "experiments" / e)
+    assert (tmp_path / "killed" / "analyses" / "sweep.csv").read_bytes() == \
+        (tmp_path / "reference" / "analyses" / "sweep.csv").read_bytes()
+    assert kills >= 5
