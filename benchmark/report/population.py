@@ -180,11 +180,11 @@ def population_curves(rounds: pd.DataFrame, summary: pd.DataFrame | None = None)
 
     Returns:
         Columns experiment, interactions, seeds, median_dice, p5_dice, p95_dice,
-        oracle_dice (NaN outside a curve's range or without an oracle).
+        oracle_dice (NaN outside a curve's range or without an oracle), oracle (its label).
     """
     frame = _units(rounds)
     summary = population_summary(frame) if summary is None else summary
-    columns = ["experiment", "interactions", "seeds", "median_dice", "p5_dice", "p95_dice", "oracle_dice"]
+    columns = ["experiment", "interactions", "seeds", "median_dice", "p5_dice", "p95_dice", "oracle_dice", "oracle"]
     parts = []
     for row in summary.itertuples():
         own = frame[frame["experiment"] == row.experiment]
@@ -198,7 +198,7 @@ def population_curves(rounds: pd.DataFrame, summary: pd.DataFrame | None = None)
             oracle = statistics.dice_curve(frame[frame["experiment"] == row.oracle])
             part = part.merge(oracle[["interactions", "mean_dice"]].rename(columns={"mean_dice": "oracle_dice"}),
                               on="interactions", how="outer")
-        parts.append(part.assign(experiment=row.experiment))
+        parts.append(part.assign(experiment=row.experiment, oracle=row.oracle))
     out = pd.concat(parts, ignore_index=True).reindex(columns=columns) if parts else pd.DataFrame(columns=columns)
     out["experiment"] = pd.Categorical(out["experiment"], categories=frame["experiment"].cat.categories)
     return out
@@ -257,7 +257,7 @@ def curves_figure(curves: pd.DataFrame) -> Figure:
             oracle = c[c["oracle_dice"].notna()]
             if len(oracle):
                 ax.plot(oracle["interactions"], oracle["oracle_dice"], ls="--", color=colours[label],
-                        label=f"{label}: oracle")
+                        label=str(oracle['oracle'].iloc[0]))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("Interactions (cumulative edits)")
         ax.set_ylabel("Mean Dice (whole tumour)")
