@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -49,17 +48,6 @@ def mask_digest(mask: np.ndarray) -> str:
     h = hashlib.sha256(repr(tuple(mask.shape)).encode())
     h.update(np.packbits(np.ascontiguousarray(mask), axis=None).tobytes())
     return h.hexdigest()[:MASK_DIGEST_CHARS]
-
-
-def files_digest(paths: Iterable[str | Path], root: str | Path) -> str:
-    """Hex SHA-256 over files' bytes and their names relative to ``root``: a copy of
-    the data elsewhere has the same digest, a changed, renamed or added file another."""
-    root = Path(root)
-    h = hashlib.sha256()
-    for path in sorted(Path(p) for p in paths):
-        name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
-        h.update(f"{name}\0{file_digest(path)}\n".encode())
-    return h.hexdigest()
 
 
 def json_digest(value: Any) -> str:
