@@ -15,12 +15,6 @@ from scipy.ndimage import gaussian_filter1d
 _SAMPLES_PER_VOXEL = 4
 
 
-def path_length_mm(points: np.ndarray, spacing) -> float:
-    """Length in mm of the polyline through ``points`` (float or int [N, 3])."""
-    steps = np.diff(np.asarray(points, np.float64), axis=0) * np.asarray(spacing, np.float64)
-    return float(np.sqrt((steps ** 2).sum(axis=1)).sum())
-
-
 def _resample(voxels: np.ndarray, spacing) -> tuple[np.ndarray, np.ndarray]:
     """Dense points along the path, float [M, 3], and their arc length in mm, float [M]."""
     points = np.asarray(voxels, np.float64)

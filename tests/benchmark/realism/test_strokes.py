@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from benchmark.realism.strokes import change_length, path_length_mm, rasterise, shift_slice, wobble
+from benchmark.effort import stroke_length_mm as path_length_mm
+from benchmark.realism.strokes import change_length, rasterise, shift_slice, wobble
 
 SHAPE = (80, 80, 20)
 
