@@ -263,29 +263,32 @@ def _append(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
+def _added_defaults(header: tuple[str, ...], columns: tuple[str, ...], record: type) -> list[Any] | None:
+    """The default values of the columns an older simedit's table lacks (its header a
+    prefix of ``columns``, every added column with a default); None when it is not one."""
+    defaults = {f.name: f.default for f in fields(record)}
+    added = columns[len(header):]
+    if tuple(header) != columns[:len(header)] or not all(defaults[c] is not MISSING for c in added):
+        return None
+    return [defaults[c] for c in added]
+
+
 def _check_header(path: Path, columns: tuple[str, ...], record: type) -> None:
     """The file has ``columns``; a file of an older simedit whose columns are a prefix of
     them is rewritten with the added columns at their defaults (NaN NSD, not timed out),
     atomically, so its finished sessions stay finished."""
     with open(path, encoding="utf-8") as f:
-        header = f.readline().strip().split(",")
-    defaults = {f.name: f.default for f in fields(record)}
-    added = columns[len(header):]
-    if tuple(header) == columns[:len(header)] and added and all(defaults[c] is not MISSING for c in added):
-        text = path.read_text(encoding="utf-8")
-        text = text[: text.rfind("\n") + 1]  # a line cut short by a killed run goes
-        rows = list(csv.reader(io.StringIO(text)))[1:]
-        fill = [defaults[c] for c in added]
-        upgraded = path.with_name(path.name + ".upgrading")
-        upgraded.write_text(_csv_lines([columns]) + _csv_lines(r + fill for r in rows if len(r) == len(header)),
-                            encoding="utf-8")
-        os.replace(upgraded, path)
+        header = tuple(f.readline().strip().split(","))
+    if header == columns:
         return
-    if tuple(header) != columns:
+    fill = _added_defaults(header, columns, record)
+    if fill is None:
         raise ValueError(
-            f"{path}: columns {header} do not match this version of simedit {list(columns)}; "
+            f"{path}: columns {list(header)} do not match this version of simedit {list(columns)}; "
             "write the run into a new folder"
         )
+    rows = list(csv.reader(io.StringIO(_complete_lines(path.read_text(encoding="utf-8")))))[1:]
+    write_text_atomic(path, _csv_lines([columns]) + _csv_lines(r + fill for r in rows if len(r) == len(header)))
 
 
 def _read(path: Path, columns: tuple[str, ...], key: list[str], record: type) -> pd.DataFrame:
@@ -298,11 +301,7 @@ def _read(path: Path, columns: tuple[str, ...], key: list[str], record: type) ->
         text = text[: text.rfind("\n") + 1]
     rows = list(csv.reader(io.StringIO(text)))
     header = tuple(rows[0]) if rows else columns
-    fill: list[Any] = []
-    if header != columns and header == columns[:len(header)]:
-        defaults = {f.name: f.default for f in fields(record)}
-        if all(defaults[c] is not MISSING for c in columns[len(header):]):
-            fill = [defaults[c] for c in columns[len(header):]]
+    fill = _added_defaults(header, columns, record) or []
     width = len(columns) - len(fill)
     lines = [r + fill for r in rows[1:] if len(r) == width]
     df = pd.DataFrame(lines, columns=list(columns))
