@@ -4,7 +4,9 @@ Per epoch: learning rate ``lr * lr_decay ** epoch`` (the paper's schedule), ``st
 Adam steps on the soft Dice loss (mixed precision and ``torch.compile`` on CUDA when
 asked), a record of the mean loss and the time; every ``validate_every`` epochs and
 after the last one, the validation scores join the record and the checkpoint is written.
-A loss that is not finite stops training at once with an error naming the run.
+A loss that is not finite stops training at once with an error naming the run. On the
+CPU, each epoch runs on the threads the other processes leave free
+(:class:`baselines.training.threads.ThreadGovernor`; ``threads`` in the record).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from baselines.training.losses import soft_dice_loss
+from baselines.training.threads import ThreadGovernor
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,20 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedule: Sche
     on_cuda = schedule.device == "cuda"
     step_model = torch.compile(model) if on_cuda and schedule.compile else model
     scaler = torch.amp.GradScaler("cuda", enabled=on_cuda and schedule.amp)
+    governor = None if on_cuda else ThreadGovernor()
+    threads = torch.get_num_threads()
+    try:
+        return _epochs(model, step_model, optimizer, schedule, batch, validate, save, scaler, governor, start=start,
+                       history=history, name=name, progress=progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _epochs(model: torch.nn.Module, step_model: Any, optimizer: torch.optim.Optimizer, schedule: Schedule,
+            batch: Callable[[], tuple[np.ndarray, np.ndarray]], validate: Callable[[], dict[str, float]],
+            save: Callable[[int], None], scaler: Any, governor: ThreadGovernor | None, *, start: int,
+            history: list[dict[str, Any]], name: str, progress: bool) -> list[dict[str, Any]]:
+    on_cuda = schedule.device == "cuda"
     val_dice = next((r["val_dice"] for r in reversed(history) if "val_dice" in r), float("nan"))
     bar = tqdm(range(start, schedule.epochs), desc=f"train {name}", unit="epoch", disable=not progress,
                initial=start, total=schedule.epochs)
@@ -73,6 +90,7 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedule: Sche
         for group in optimizer.param_groups:
             group["lr"] = schedule.lr * schedule.lr_decay**epoch
         losses = []
+        threads = governor.before_epoch() if governor is not None else None
         t0 = time.perf_counter()
         for _ in range(schedule.steps_per_epoch):
             x, y = batch()
@@ -87,6 +105,8 @@ def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedule: Sche
             losses.append(float(loss.detach()))
         record: dict[str, Any] = {"epoch": epoch + 1, "loss": float(np.mean(losses)),
                                   "seconds": time.perf_counter() - t0}
+        if threads is not None:
+            record["threads"] = threads
         if not math.isfinite(record["loss"]):
             raise FloatingPointError(f"{name}: training diverged (loss {record['loss']}); lower --lr")
         if (epoch + 1) % schedule.validate_every == 0 or epoch + 1 == schedule.epochs:

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from baselines.training.threads import cores
 from baselines.training.fit import Schedule, fit
 
 
@@ -28,6 +29,7 @@ def test_schedule_validation_and_saves():
         name="t", progress=False)
     assert [r["epoch"] for r in history] == [2, 3, 4, 5, 6]
     assert saved == [4, 6] and "val_dice" in history[2] and "val_dice" not in history[1]
+    assert all(1 <= r["threads"] <= cores() for r in history)  # the CPU governor recorded its pick
     assert opt.param_groups[0]["lr"] == pytest.approx(0.05 * 0.5**5)
     assert history[-1]["loss"] < history[0]["loss"]
 
