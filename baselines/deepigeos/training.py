@@ -24,8 +24,9 @@ Presets (:meth:`DeepIGeoSConfig.cpu`, :meth:`DeepIGeoSConfig.paper`):
   batch 2, 15 epochs of 10 steps per network, lr 2e-3. Measured on 16 phantoms (12
   train, 4 validation), one torch thread on the shared machine: 10 minutes for both
   networks (1.7-2.4 s a step); validation Dice 0.79 (P-Net) and 0.87 (R-Net with
-  simulated seeds). Set OMP_NUM_THREADS=1 there: with two threads on a busy 2-core
-  machine a training step of this network ran 20-70x slower.
+  simulated seeds). With two threads on a busy 2-core machine a training step of this
+  network ran 20-70x slower; training now drops to the threads the other processes
+  leave free, epoch by epoch (:mod:`baselines.training.threads`).
 - ``paper``: for a GPU, at the size of the HITLAB-DeepIGeoS BraTS reimplementation: 16
   features per block, dropout 0.5, 96x96x96 patches, batch 2, 100 epochs of 100 steps
   per network, lr 1e-3, mixed precision.
