@@ -51,10 +51,10 @@ from baselines.editing_network.method import KINDS, NetworkMethod
 from baselines.networks import BACKBONES, backbone_error, make_backbone
 from baselines.training.patches import augment, brain_box, brain_mask, extract, patch_origin
 from baselines.training.settings import check_settings
-from baselines.editing_network.training_edits import PredictionCache, draw_tools, sample_history, simulate_tool_edits
+from baselines.editing_network.training_edits import EditedTarget, PredictionCache, draw_sample, edited_targets, sample_history
 from benchmark.digests import file_digest
 from benchmark.case import Case
-from benchmark.edits import Edit, EditHistory, encode
+from benchmark.edits import EditHistory, encode
 from benchmark.io import CaseRef
 from benchmark.metrics import dice
 
@@ -96,6 +96,9 @@ class TrainConfig:
         brush_min_length: (G) shortest stroke, in voxels, the training brush user
             draws; None: its training default (10, sized for BraTS; 4 on the phantoms,
             2.5 times smaller along each axis).
+        target_shifts_mm: (G) the boundary shifts of the truth the training edits are
+            simulated towards (:func:`baselines.editing_network.training_edits.shifted`);
+            (0,): the ground truth only, as the paper.
         init_from_base: (G) start from F's weights (:func:`init_from_base`) instead of
             at random: G then keeps F's segmentation from the first step and only has
             to learn the edits, which is what makes G trainable in minutes on a CPU.
@@ -124,6 +127,7 @@ class TrainConfig:
     init_from_base: bool = True
     selection_min_size: float | None = 100.0
     brush_min_length: int | None = 4
+    target_shifts_mm: tuple[float, ...] = (0.0,)
     seed: int = 0
     device: str = "cpu"
     amp: bool = True
@@ -136,6 +140,10 @@ class TrainConfig:
             raise ValueError(f"F and G are U-Nets: backbone must be one of {U_NETS}, got {self.backbone!r}")
         counts = ("base", "levels", "batch_size", "epochs", "steps_per_epoch", "validate_every")
         object.__setattr__(self, "patch", check_settings(self, counts, ("foreground_p", "tool_p")))
+        shifts = tuple(float(s) for s in self.target_shifts_mm)
+        if not shifts or not all(np.isfinite(shifts)):
+            raise ValueError(f"target_shifts_mm must be one or more finite shifts in mm, got {self.target_shifts_mm!r}")
+        object.__setattr__(self, "target_shifts_mm", shifts)
 
     @classmethod
     def cpu(cls, kind: str = "base", **overrides: Any) -> "TrainConfig":
@@ -173,6 +181,7 @@ class TrainConfig:
     def to_plain(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["patch"] = list(self.patch)
+        d["target_shifts_mm"] = list(self.target_shifts_mm)
         return d
 
 
@@ -184,14 +193,17 @@ class TrainingCase:
         case_id: the case's id.
         image: float32 [M, x, y, z] modalities.
         label: bool [x, y, z].
-        edits: (G) each tool's edits simulated on F's prediction of the crop (so in the
-            crop's voxel coordinates); None for F.
+        pool: (G) the truths its samples edit towards, each with every tool's edits
+            simulated on F's prediction of the crop (so in the crop's voxel
+            coordinates; :func:`edited_targets`), the ground truth's first; None for F.
+        prediction: (G) bool [x, y, z], F's prediction of the crop.
     """
 
     case_id: str
     image: np.ndarray
     label: np.ndarray
-    edits: Mapping[str, tuple[Edit, ...]] | None = None
+    pool: tuple[EditedTarget, ...] | None = None
+    prediction: np.ndarray | None = None
 
 
 def split_cases(case_ids: Sequence[str], fraction: float, rng: np.random.Generator) -> dict[str, list[str]]:
@@ -211,18 +223,21 @@ def _crop(case: Case) -> tuple[np.ndarray, np.ndarray]:
 def load_training_cases(
     refs: Sequence[CaseRef], base: NetworkMethod | None, cache: PredictionCache | None, rng: np.random.Generator,
     policy_options: Mapping[str, Mapping[str, Any]] | None = None, progress: bool = False,
+    shifts_mm: Sequence[float] = (0.0,),
 ) -> list[TrainingCase]:
-    """Read and crop the cases; for G, predict them with F (cached) and simulate edits."""
+    """Read and crop the cases; for G, predict them with F (cached) and simulate the
+    edits towards every shifted truth (:func:`edited_targets`)."""
     out = []
     for ref in tqdm(refs, desc="loading cases" if base is None else "F predictions + edits", disable=not progress, leave=False):
         case = ref.load()
         image, label = _crop(case)
-        edits = None
+        pool = prediction = None
         if base is not None and cache is not None:
             view = dataclasses.replace(case, image=image, label=label).without_label()
             prediction = cache.get(case.case_id, label.shape, lambda: base.predict(view, EditHistory()))
-            edits = simulate_tool_edits(label, prediction, rng, case.spacing, policy_options)
-        out.append(TrainingCase(case.case_id, image, label, edits))
+            shifts = (0.0, *(s for s in shifts_mm if s != 0))  # the ground truth first: validation edits
+            pool = edited_targets(label, prediction, rng, case.spacing, policy_options, shifts)
+        out.append(TrainingCase(case.case_id, image, label, pool, prediction))
     return out
 
 
@@ -231,12 +246,12 @@ def make_batch(cases: Sequence[TrainingCase], config: TrainConfig, rng: np.rando
     inputs, targets = [], []
     for _ in range(config.batch_size):
         case = cases[rng.integers(len(cases))]
-        channels = case.image
-        if case.edits is not None:
-            history = sample_history(case.edits, draw_tools(rng, config.tool_p))
+        channels, target = case.image, case.label
+        if case.pool is not None:
+            history, target = draw_sample(case.label, case.pool, rng, config.tool_p)
             channels = np.concatenate([channels, encode(history, case.label.shape, brain_mask(case.image))])
-        origin = patch_origin(case.label, config.patch, rng, config.foreground_p)
-        x, y = augment(extract(channels, origin, config.patch), extract(case.label, origin, config.patch), rng,
+        origin = patch_origin(target, config.patch, rng, config.foreground_p)
+        x, y = augment(extract(channels, origin, config.patch), extract(target, origin, config.patch), rng,
                        intensity_channels=case.image.shape[0])
         inputs.append(x)
         targets.append(y[None])
@@ -275,8 +290,9 @@ def validate(model: torch.nn.Module, cases: Sequence[TrainingCase], settings: In
     scores = []
     for case in cases:
         edits = None
-        if case.edits is not None:
-            history = sample_history(case.edits, tuple(case.edits) if with_edits else ())
+        if case.pool is not None:
+            truth = case.pool[0].edits  # the ground truth's
+            history = sample_history(truth, tuple(truth) if with_edits else ())
             edits = encode(history, case.label.shape, brain_mask(case.image))
         logits, _ = predict_logits(model, case.image, edits, settings)
         scores.append(dice(logits > 0, case.label))
@@ -341,7 +357,8 @@ def train(
         cache = PredictionCache(Path(base_checkpoint).with_suffix(".predictions"), digest)
         base_info = {"base_checkpoint": str(base_checkpoint), "base_sha256": digest}
     policy_options = config.policy_options()
-    train_cases = load_training_cases([by_id[i] for i in split["train"]], base, cache, rng, policy_options, progress)
+    train_cases = load_training_cases([by_id[i] for i in split["train"]], base, cache, rng, policy_options, progress,
+                                      config.target_shifts_mm)
     val_cases = load_training_cases([by_id[i] for i in split["validation"]], base, cache, rng, policy_options, progress)
     modalities = tuple(refs[0].modalities)
     inputs = InputSpec(modalities, KINDS[kind], NORMALISATION)

@@ -8,14 +8,28 @@ the empty subset included, so that G also learns to segment without edits.
 
 F's predictions are cached on disk, one file per case, in a folder named after the
 SHA-256 of F's checkpoint file: a retrained F never serves stale predictions.
+
+One addition (off in the paper preset, which follows the paper) teaches G more than
+one set of edits per case can (the training users are deterministic: one prediction,
+one set of edits):
+
+- ``target_shifts_mm``: the truth a sample is edited towards is the ground truth with
+  its boundary moved out (> 0) or in (< 0) by a few millimetres, as another rater might
+  draw it (:func:`shifted`). The edits are still the paper's, simulated by comparing F's
+  prediction with that truth, and the sample's target is that truth. F's errors on the
+  phantoms are mostly of one sign (K < 0 rare); the shifts give G both signs at every
+  size, so that K and the clicks steer its volume both ways. Samples without edits
+  always target the ground truth itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import edt
 import numpy as np
 
 from benchmark.edits import PAPER_TOOLS, Edit, EditHistory
@@ -89,3 +103,69 @@ def sample_history(edits: ToolEdits, tools: tuple[str, ...]) -> EditHistory:
     """One round holding the edits of ``tools`` only."""
     kept = [e for tool in tools for e in edits[tool]]
     return EditHistory().add(kept) if kept else EditHistory()
+
+
+def shifted(label: np.ndarray, shift_mm: float, spacing: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+    """bool [X, Y, Z]: ``label`` with its boundary moved by ``shift_mm``.
+
+    ``shift_mm`` > 0 adds every voxel within that distance of the label (Euclidean, in
+    mm with ``spacing``), < 0 removes every label voxel within ``-shift_mm`` of the
+    background; 0 returns the label. An empty label stays empty.
+    """
+    label = np.asarray(label, bool)
+    if shift_mm == 0 or not label.any():
+        return label.copy()
+    anisotropy = tuple(float(s) for s in spacing)
+    if shift_mm > 0:
+        return label | (edt.edt(~label, anisotropy=anisotropy, black_border=False) <= shift_mm)
+    return label & (edt.edt(label, anisotropy=anisotropy, black_border=False) > -shift_mm)
+
+
+@dataclass(frozen=True)
+class EditedTarget:
+    """One truth a training sample may edit towards, and each tool's edits towards it.
+
+    Attributes:
+        target: bool [X, Y, Z], the truth (the ground truth, or it shifted).
+        edits: {tool: edits}, simulated from F's prediction and ``target``.
+        shift_mm: the boundary shift that made ``target``.
+    """
+
+    target: np.ndarray
+    edits: Mapping[str, tuple[Edit, ...]]
+    shift_mm: float = 0.0
+
+
+def edited_targets(label: np.ndarray, prediction: np.ndarray, rng: np.random.Generator,
+                   spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                   options: Mapping[str, Mapping[str, Any]] | None = None,
+                   shifts_mm: Sequence[float] = (0.0,)) -> tuple[EditedTarget, ...]:
+    """Every shift's truth and edits for one case (:func:`simulate_tool_edits`).
+
+    Args:
+        label, prediction: bool [X, Y, Z], ground truth and F's prediction.
+        shifts_mm: boundary shifts of the truth (:func:`shifted`); shifts that empty the
+            label are left out (at least the ground truth itself stays).
+    """
+    out = []
+    for shift in shifts_mm:
+        target = shifted(label, shift, spacing)
+        if label.any() and not target.any():
+            continue
+        out.append(EditedTarget(target, simulate_tool_edits(target, prediction, rng, spacing, options), float(shift)))
+    if not out:
+        out.append(EditedTarget(np.asarray(label, bool), simulate_tool_edits(label, prediction, rng, spacing, options)))
+    return tuple(out)
+
+
+def draw_sample(label: np.ndarray, pool: Sequence[EditedTarget], rng: np.random.Generator,
+                tool_p: float) -> tuple[EditHistory, np.ndarray]:
+    """One training sample's edits and target: a random tool subset (:func:`draw_tools`);
+    none: no edits and the ground truth; else one pool entry, uniformly, with the drawn
+    tools' edits and its truth (the ground truth when those tools made no edit there)."""
+    tools = draw_tools(rng, tool_p)
+    if not tools:
+        return EditHistory(), label
+    entry = pool[int(rng.integers(len(pool)))]
+    history = sample_history(entry.edits, tools)
+    return (history, entry.target) if len(history) else (history, label)  # no edit: nothing says the truth moved

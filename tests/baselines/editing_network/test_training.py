@@ -4,6 +4,7 @@ import torch
 
 from baselines.networks.checkpoint import load_checkpoint
 from baselines.editing_network.training import TrainConfig, make_batch, split_cases, train, TrainingCase
+from baselines.editing_network.training_edits import EditedTarget
 from benchmark.io import discover
 from benchmark.phantoms.synth import synthesize
 
@@ -31,9 +32,9 @@ def test_batches_have_the_patch_shape_and_edit_channels():
     label = np.zeros((30, 30, 30), bool)
     label[10:20, 10:20, 10:20] = True
     image = np.random.default_rng(0).normal(size=(4, 30, 30, 30)).astype(np.float32)
-    edits = {"selection": (), "brush": (), "adjustment": ()}
+    pool = (EditedTarget(label, {"selection": (), "brush": (), "adjustment": ()}),)
     config = TrainConfig(patch=(16, 16, 16), batch_size=3, tool_p=1.0)
-    x, y = make_batch([TrainingCase("c", image, label, edits)], config, np.random.default_rng(0))
+    x, y = make_batch([TrainingCase("c", image, label, pool, label)], config, np.random.default_rng(0))
     assert x.shape == (3, 7, 16, 16, 16) and x.dtype == np.float32 and y.shape == (3, 1, 16, 16, 16)
     x, _ = make_batch([TrainingCase("c", image, label)], config, np.random.default_rng(0))
     assert x.shape[1] == 4
@@ -48,6 +49,11 @@ def test_presets():
         TrainConfig(backbone="isensse")
     with pytest.raises(ValueError, match="U-Nets"):
         TrainConfig(backbone="pnet")
+    with pytest.raises(ValueError, match="target_shifts_mm"):
+        TrainConfig(target_shifts_mm=())
+    shifted = TrainConfig(target_shifts_mm=[-1, 2])  # a checkpoint's JSON list comes back a tuple
+    assert shifted.target_shifts_mm == (-1.0, 2.0) and shifted.to_plain()["target_shifts_mm"] == [-1.0, 2.0]
+    assert TrainConfig.paper("editor").target_shifts_mm == (0.0,)
 
 
 @pytest.mark.slow

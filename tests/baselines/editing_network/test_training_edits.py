@@ -1,6 +1,7 @@
 import numpy as np
 
-from baselines.editing_network.training_edits import PredictionCache, draw_tools, sample_history, simulate_tool_edits
+from baselines.editing_network.training_edits import (EditedTarget, PredictionCache, draw_sample, draw_tools,
+                                                      edited_targets, sample_history, shifted, simulate_tool_edits)
 from benchmark.digests import file_digest
 from benchmark.edits import PAPER_TOOLS as TOOLS, Adjustment, Click, Stroke
 from tests.helpers import ball
@@ -59,3 +60,48 @@ def test_sample_history_keeps_only_the_drawn_tools():
     h = sample_history(edits, ("selection", "brush"))
     assert h.edits == edits["selection"] and len(h.rounds) == 1
     assert sample_history(edits, TOOLS).k_total == 0.2
+
+
+def test_shifted_moves_the_boundary_by_the_distance_in_mm():
+    shape = (40, 40, 40)
+    label = ball(shape, (20, 20, 20), 8.0)
+    grown, shrunk = shifted(label, 2.0), shifted(label, -2.0)
+    # brute force: a voxel joins when some label voxel lies within 2 mm, leaves when some background voxel does
+    inside, outside = np.argwhere(label), np.argwhere(~label)
+    for voxel in [(20, 20, 29), (20, 20, 30), (20, 20, 31), (20, 20, 27), (20, 20, 26), (20, 20, 25)]:
+        d_in = np.min(np.linalg.norm(inside - voxel, axis=1))
+        d_out = np.min(np.linalg.norm(outside - voxel, axis=1))
+        assert grown[voxel] == (label[voxel] or d_in <= 2.0)
+        assert shrunk[voxel] == (label[voxel] and d_out > 2.0)
+    assert shrunk.sum() < label.sum() < grown.sum() and (shrunk <= label).all() and (label <= grown).all()
+    # anisotropic voxels: 2 mm is one voxel along an axis of 2 mm voxels
+    assert shifted(label, 2.0, (1.0, 1.0, 2.0))[20, 20, 29] and not shifted(label, 2.0, (1.0, 1.0, 2.0))[20, 20, 30]
+    np.testing.assert_array_equal(shifted(label, 0.0), label)
+    assert not shifted(np.zeros(shape, bool), 3.0).any()
+
+
+def test_edited_targets_give_edits_of_both_signs_towards_each_truth():
+    shape = (40, 40, 40)
+    label = ball(shape, (20, 20, 20), 8.0)
+    prediction = label.copy()  # F exactly right: only the shifted truths have errors
+    pool = edited_targets(label, prediction, np.random.default_rng(0), shifts_mm=(0.0, -2.0, 2.0))
+    assert [e.shift_mm for e in pool] == [0.0, -2.0, 2.0]
+    ks = {e.shift_mm: sum(a.k for a in e.edits["adjustment"]) for e in pool}
+    assert ks[0.0] == 0 and ks[-2.0] < 0 < ks[2.0]  # shrink towards the eroded truth, grow towards the dilated one
+    np.testing.assert_array_equal(pool[1].target, shifted(label, -2.0))
+    tiny = ball(shape, (20, 20, 20), 1.0)  # erased by a 3 mm erosion: that truth is left out
+    assert [e.shift_mm for e in edited_targets(tiny, tiny, np.random.default_rng(0), shifts_mm=(0.0, -3.0))] == [0.0]
+
+
+def test_draw_sample_targets_the_truth_its_edits_point_to():
+    label = np.zeros((8, 8, 8), bool)
+    label[2:6, 2:6, 2:6] = True
+    moved = np.ones_like(label)
+    pool = (EditedTarget(moved, {"selection": (), "brush": (), "adjustment": (Adjustment(0.3),)}, 1.0),)
+    rng = np.random.default_rng(0)
+    history, target = draw_sample(label, pool, rng, tool_p=0.0)
+    assert len(history) == 0 and target is label  # no tools: the ground truth
+    draws = [draw_sample(label, pool, rng, tool_p=0.5) for _ in range(200)]
+    for history, target in draws:  # a sample whose tools made no edit also targets the ground truth
+        assert (target is moved) == (history.k_total == 0.3)
+    assert any(t is moved for _, t in draws) and any(t is label for _, t in draws)
