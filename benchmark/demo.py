@@ -8,6 +8,7 @@ OUT/protocol.json     the shipped protocol (benchmark/protocol/shipped/seed-pape
 OUT/experiments/      other phantoms (held out: in none of the checkpoints' splits)
 OUT/analyses/
 OUT/report/           `simedit report OUT`: figures, tables, index.md / index.html
+OUT/demo-table.md     the README's demo table, from this run's files (printed at the end)
 OUT/<protocol>/       another shipped protocol (``--protocol cvpr25-challenge``): its
                       protocol.json, experiments/, analyses/ and report/, on the same
                       phantoms and checkpoints
@@ -38,7 +39,9 @@ from typing import Any
 from baselines.networks.checkpoint import Checkpoint, load_checkpoint
 from baselines.deepigeos.training import DeepIGeoSConfig, pnet_path, train_deepigeos
 from baselines.editing_network.training import TrainConfig, train
+from benchmark.demo_table import TABLE_FILE, demo_table
 from benchmark.digests import file_digest
+from benchmark.fingerprint import code_state
 from benchmark.io import CaseRef, discover
 from benchmark.protocol import (ANALYSES_DIR, EXPERIMENTS_DIR, PROTOCOL_FILE, ProtocolSummary, load_protocol,
                                 protocol_changes, run_protocol, shipped_protocol)
@@ -123,6 +126,8 @@ class DemoSummary:
     protocol: ProtocolSummary
     report: Path
     seconds: dict[str, float]
+    #: The README's demo table, from this run's files (:mod:`benchmark.demo_table`).
+    table: str = ""
 
 
 def phantoms(config: DemoConfig, echo: Callable[[str], None] = print) -> list[CaseRef]:
@@ -217,7 +222,7 @@ def clear_results(out: Path, why: str, echo: Callable[[str], None] = print) -> N
     """Remove the protocol's results and report from ``out`` (they came from networks
     that were just retrained, or from an older shipped protocol); the phantoms and
     checkpoints stay."""
-    for name in (PROTOCOL_FILE, EXPERIMENTS_DIR, ANALYSES_DIR, REPORT_DIR, DEMO_FILE):
+    for name in (PROTOCOL_FILE, EXPERIMENTS_DIR, ANALYSES_DIR, REPORT_DIR, DEMO_FILE, TABLE_FILE):
         path = out / name
         if path.is_dir():
             shutil.rmtree(path)
@@ -264,4 +269,6 @@ def run_demo(config: DemoConfig, echo: Callable[[str], None] = print) -> DemoSum
     t0 = time.perf_counter()
     report = build_report(results, results / REPORT_DIR)
     seconds["report"] = time.perf_counter() - t0
-    return DemoSummary(config.out, summary, report, seconds)
+    table = demo_table(results, results / REPORT_DIR, seconds, code_state())
+    (results / TABLE_FILE).write_text(table)
+    return DemoSummary(config.out, summary, report, seconds, table)
