@@ -37,7 +37,8 @@ class _LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=_LazyGroup, lazy={"train": "baselines.commands:train", "replay": "benchmark.replay:replay_command"},
+@click.group(cls=_LazyGroup, lazy={"train": "baselines.commands:train", "replay": "benchmark.replay:replay_command",
+                                        "diagnose": "baselines.editing_network.diagnosis:diagnose_command"},
              context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """simedit: benchmark interactive editing of 3D segmentations with simulated users."""
@@ -98,6 +99,13 @@ def edits(prediction: Path, label: Path, tool: str, mode: str, seed: int) -> Non
               help="Results folder (with PROTOCOL, default results/<protocol name>).")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--jobs", default=1, show_default=True, help="Parallel worker processes.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Run the sessions on this dask.distributed scheduler's workers instead of --jobs "
+                   "(pip install 'simedit[dask]'; the workers need the data at the same path), or local:N "
+                   "as --cluster.")
+@click.option("--cluster", default=None, metavar="local:N",
+              help="Run the sessions on a dask.distributed cluster of N worker processes on this machine, started "
+                   "and closed by simedit, instead of --jobs (pip install 'simedit[dask]').")
 @click.option("--layout", type=click.Choice(LAYOUTS), default=None, help="Data layout (default: detected).")
 @click.option("--mode", type=click.Choice(["test", "train"]), default="test", show_default=True, help="User variants.")
 @click.option("--target-dice", type=float, default=None, help="Stop a session once Dice reaches this.")
@@ -116,8 +124,8 @@ def edits(prediction: Path, label: Path, tool: str, mode: str, seed: int) -> Non
               help="Sessions per case, method and user: user seeds 0..N-1, each a person of the population the "
                    "user's knob ranges describe (e.g. multi:jitter_mm=0..3).")
 @click.pass_context
-def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mode, target_dice, initial, cases,
-        no_hd95, device, threads, effort, save_masks, repeats) -> None:
+def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, scheduler, cluster, layout, mode, target_dice,
+        initial, cases, no_hd95, device, threads, effort, save_masks, repeats) -> None:
     """Run every case x method x user session and write the results table to OUT.
 
     Methods and users: `simedit methods` and `simedit users` list them (e.g.
@@ -125,10 +133,12 @@ def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mo
     --user and --out.
 
     With a PROTOCOL file (.yaml; schema in benchmark/protocol/__init__.py), run its experiments
-    and analyses instead: simedit run PROTOCOL.yaml [--out DIR] [--jobs N] [--device D].
+    and analyses instead: simedit run PROTOCOL.yaml [--out DIR] [--jobs N | --scheduler tcp://HOST:PORT |
+    --cluster local:N] [--device D].
     """
+    scheduler = _scheduler(scheduler, cluster, jobs)
     if protocol is not None:
-        _run_protocol(ctx, protocol, out, jobs, device, threads, save_masks)
+        _run_protocol(ctx, protocol, out, jobs, device, threads, save_masks, scheduler)
         return
     missing = [flag for flag, value in (("--data", data), ("--method", methods), ("--user", users), ("--out", out))
                if not value]
@@ -146,7 +156,7 @@ def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mo
                                   effort=EffortModel.parse(effort)),
             seed=seed, jobs=jobs, layout=layout,
             method_options=MethodOptions(initial=initial, device=device, threads=threads),
-            cases=tuple(cases) or None, save_masks=save_masks, repeats=repeats,
+            cases=tuple(cases) or None, save_masks=save_masks, repeats=repeats, scheduler=scheduler,
         )
         summary = run_all(config)
     except ValueError as e:
@@ -156,24 +166,44 @@ def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, layout, mo
         sys.exit(1)
 
 
+def _scheduler(scheduler: str | None, cluster: str | None, jobs: int) -> str | None:
+    """The dask scheduler of --scheduler or --cluster (one of them at most, not with --jobs N)."""
+    if scheduler is not None and cluster is not None:
+        raise click.UsageError("give --scheduler tcp://HOST:PORT or --cluster local:N, not both")
+    if (scheduler is not None or cluster is not None) and jobs != 1:
+        raise click.UsageError(f"--jobs {jobs} cannot be combined with {'--scheduler' if scheduler else '--cluster'}, "
+                               "whose workers run the sessions; drop --jobs")
+    from benchmark.backends import FORMS, parse_scheduler
+
+    # --scheduler takes either form, as a protocol's scheduler key does; --cluster a local one
+    for flag, value, forms in (("--scheduler", scheduler, ("tcp", "local")), ("--cluster", cluster, ("local",))):
+        try:
+            if value is not None and parse_scheduler(value)[0] not in forms:
+                raise ValueError
+        except ValueError:
+            raise click.BadParameter(f"expected {' or '.join(FORMS[f] for f in forms)}, got {value!r}",
+                                     param_hint=flag) from None
+    return scheduler if scheduler is not None else cluster
+
+
 def _run_protocol(ctx: click.Context, path: Path, out: Path | None, jobs: int, device: str,
-                  threads: int | None, save_masks: bool) -> None:
+                  threads: int | None, save_masks: bool, scheduler: str | None = None) -> None:
     """`simedit run PROTOCOL.yaml`: refuses the options the protocol sets, runs it, prints a summary."""
     from click.core import ParameterSource
 
     from benchmark.protocol import load_protocol, run_protocol
 
     given = [p.opts[-1] for p in ctx.command.params if isinstance(p, click.Option)
-             and p.name not in ("out", "jobs", "device", "threads", "save_masks")
+             and p.name not in ("out", "jobs", "scheduler", "cluster", "device", "threads", "save_masks")
              and ctx.get_parameter_source(p.name) != ParameterSource.DEFAULT]
     if given:
         raise click.UsageError(f"{', '.join(given)} cannot be combined with a protocol file, which sets them; edit "
-                               f"{path} instead (with a protocol only --out, --jobs, --device, --threads and --save-masks "
-                               "apply).")
+                               f"{path} instead (with a protocol only --out, --jobs, --scheduler, --cluster, --device, --threads "
+                               "and --save-masks apply).")
     try:
         protocol = load_protocol(path)
         summary = run_protocol(protocol, out or Path("results") / protocol.name, jobs, device, threads=threads,
-                               save_masks=save_masks)
+                               save_masks=save_masks, scheduler=scheduler)
     except ValueError as e:
         raise _fail(e)
     _print_protocol_summary(summary)
@@ -269,7 +299,8 @@ def users_cmd(names: tuple[str, ...]) -> None:
 
 
 @main.group(cls=_LazyGroup, lazy={"geodesic": "baselines.geodesic.bench:bench_geodesic_cmd",
-                                   "external": "baselines.external.bench:bench_external_cmd"})
+                                   "external": "baselines.external.bench:bench_external_cmd",
+                                   "threads": "baselines.training.threads_bench:bench_threads_cmd"})
 def bench() -> None:
     """Speed benchmarks, measured side by side in one run."""
 
@@ -330,6 +361,7 @@ def demo(out: Path, preset: str, device: str, cases: int, train_cases: int, shap
     Run it again to resume.
     """
     from benchmark.demo import DemoConfig, run_demo
+    from benchmark.demo_table import TABLE_FILE
 
     try:
         config = DemoConfig(out=out, preset=preset, cases=cases, train_cases=train_cases,
@@ -339,8 +371,8 @@ def demo(out: Path, preset: str, device: str, cases: int, train_cases: int, shap
     except ValueError as e:
         raise _fail(e)
     _print_protocol_summary(summary.protocol)
-    times = ", ".join(f"{k} {v:.0f} s" for k, v in summary.seconds.items())
-    click.echo(f"report: {summary.report / 'index.html'} ({times})")
+    click.echo(f"\n{summary.table}\n(also in {config.results / TABLE_FILE})")
+    click.echo(f"report: {summary.report / 'index.html'}")
     if _protocol_failed(summary.protocol):
         sys.exit(1)
 

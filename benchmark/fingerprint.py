@@ -26,7 +26,7 @@ from benchmark.digests import file_digest, json_digest
 #: Hex digits of the run digest kept in the rows (``run_sha``).
 RUN_DIGEST_CHARS = 16
 #: Settings of a run's configuration that name places or speeds, not results.
-_NOT_IDENTITY = ("out", "data", "jobs", "save_masks", "repeats")
+_NOT_IDENTITY = ("out", "data", "jobs", "scheduler", "save_masks", "repeats")
 
 
 def code_state() -> dict[str, Any]:

@@ -14,6 +14,7 @@ import os
 import platform
 import time
 import zlib
+from contextlib import closing
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from importlib import metadata
@@ -23,6 +24,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from benchmark.atomic import write_json
+from benchmark.backends import outcomes as execute, parse_scheduler, require_distributed
 from benchmark.case import Case
 from benchmark.fingerprint import code_state, run_fingerprint
 from benchmark.folder_lock import folder_lock
@@ -37,7 +39,7 @@ from benchmark.session import SessionConfig, run_session
 from benchmark.specs import parse_method_spec
 
 _PACKAGES = ("simedit", "numpy", "scipy", "torch", "nibabel", "connected-components-3d",
-             "edt", "dijkstra3d", "pandas", "joblib", "nilearn")
+             "edt", "dijkstra3d", "pandas", "joblib", "nilearn", "distributed")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class RunConfig:
         session: budget and stopping rule per session.
         seed: root of every session's random stream.
         jobs: parallel worker processes (1: in this process).
+        scheduler: run the sessions on dask.distributed instead (:mod:`benchmark.backends`):
+            ``tcp://HOST:PORT`` of a running scheduler, or ``local:N`` for N worker
+            processes simedit starts; None: ``jobs``. Not part of the run's identity.
         layout: data layout, None to detect it.
         method_options: settings shared by the methods.
         cases: run only these case ids (None: all).
@@ -77,6 +82,7 @@ class RunConfig:
     cases: tuple[str, ...] | None = None
     save_masks: bool = False
     repeats: int = 1
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
         if not self.methods:
@@ -85,6 +91,8 @@ class RunConfig:
             raise ValueError("give at least one user")
         if self.jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {self.jobs}")
+        if self.scheduler is not None:
+            parse_scheduler(self.scheduler)
         if isinstance(self.repeats, bool) or not isinstance(self.repeats, int) or self.repeats < 1:
             raise ValueError(f"repeats must be an integer >= 1 (sessions per case, method and user), "
                              f"got {self.repeats!r}")
@@ -98,10 +106,10 @@ class RunConfig:
 
 
 def _results_part(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings that decide results: jobs and threads change only how fast a run goes,
+    """The settings that decide results: jobs, scheduler and threads change only how fast a run goes,
     the output folder only where it is (a folder moved or copied resumes). Session
     settings added since a folder was written count as their defaults there."""
-    part = {k: v for k, v in config.items() if k not in ("out", "jobs", "save_masks", "repeats")}
+    part = {k: v for k, v in config.items() if k not in ("out", "jobs", "scheduler", "save_masks", "repeats")}
     part["method_options"] = {k: v for k, v in part.get("method_options", {}).items() if k != "threads"}
     part["session"] = {**_SESSION_DEFAULTS, **part.get("session", {})}
     return part
@@ -339,6 +347,8 @@ def run(config: RunConfig, progress: bool = True) -> RunSummary:
 
 
 def _run(config: RunConfig, progress: bool) -> RunSummary:
+    if config.scheduler is not None:
+        require_distributed()  # before any work
     grow_budget(config)
     todo, skipped, broken = plan(config)
     writer = ResultsWriter(config.out)
@@ -362,8 +372,9 @@ def _run(config: RunConfig, progress: bool) -> RunSummary:
         record([(_failed((ref.case_id, name, user, seed), broken[spec]), (), [], None)
                 for spec, name, user, seed in sessions if spec in broken])
     runnable = [(ref, s) for ref, s in ((ref, [x for x in ss if x[0] not in broken]) for ref, ss in todo) if s]
-    for outcomes in _execute(runnable, config, progress):
-        record(outcomes)
+    with closing(_execute(runnable, config, progress)) as results:  # a failed write closes the workers at once
+        for outcomes in results:
+            record(outcomes)
     return RunSummary(Path(config.out), ok, failed, skipped, tuple(errors))
 
 
@@ -371,16 +382,12 @@ def _execute(todo, config: RunConfig, progress: bool) -> Iterator[list[Outcome]]
     from tqdm.auto import tqdm
 
     bar = tqdm(total=sum(len(s) for _, s in todo), unit="session", disable=not progress, desc="sessions")
-    if config.jobs == 1 or len(todo) == 1:
-        results: Iterator[list[Outcome]] = (run_case(ref, s, config) for ref, s in todo)
-    else:
-        from joblib import Parallel, delayed
-
-        here = os.getcwd()
-        results = Parallel(n_jobs=config.jobs, return_as="generator_unordered")(
-            delayed(run_case)(ref, s, config, here) for ref, s in todo)
-    for outcomes in results:
-        bar.update(len(outcomes))
-        bar.set_postfix(case=outcomes[0][0].case if outcomes else "", refresh=False)
-        yield outcomes
+    if not todo:  # nothing to run: no worker pool or cluster is started
+        bar.close()
+        return
+    with closing(execute(todo, config, os.getcwd())) as results:
+        for outcomes in results:
+            bar.update(len(outcomes))
+            bar.set_postfix(case=outcomes[0][0].case if outcomes else "", refresh=False)
+            yield outcomes
     bar.close()

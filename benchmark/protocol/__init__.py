@@ -37,6 +37,10 @@ Schema (relative paths resolve against the protocol file's folder)::
     save_masks: false              # optional: every round's prediction in experiments/<id>/masks/
     repeats: 1                     # optional: sessions per case and user (user seeds 0..R-1; more
                                    #   repeats later continue the finished ones)
+    scheduler: null                # optional: run every experiment's sessions on dask.distributed:
+                                   #   tcp://HOST:PORT (a running scheduler) or local:N (N worker
+                                   #   processes simedit starts); --scheduler / --cluster override it;
+                                   #   not part of the results' identity (pip install 'simedit[dask]')
     realism: {jitter_mm: 2, slip: 0.1}   # optional: realism knobs (benchmark.realism) added to every
                                    #   experiment's user spec (to each stage of a chain); LOW..HIGH
                                    #   strings are ranges a population draws from

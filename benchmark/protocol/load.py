@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from benchmark.backends import FORMS, parse_scheduler
 from benchmark.effort import EffortModel
 from benchmark.io import LAYOUTS, discover
 from benchmark.names import unknown_name
@@ -24,7 +25,7 @@ from benchmark.registry import MODES, PluginError, check_user, resolve_method, t
 from benchmark.session import CONVENTIONS, ON_TIMEOUT
 
 _TOP_KEYS = ("name", "title", "data", "layout", "cases", "seed", "metrics", "initial", "time_limit_s", "on_timeout",
-             "effort", "save_masks", "realism", "repeats", "methods", "experiments", "analyses")
+             "effort", "save_masks", "realism", "repeats", "scheduler", "methods", "experiments", "analyses")
 _EXPERIMENT_KEYS = ("id", "label", "method", "user", "mode", "rounds", "target_dice", "time_limit_s", "on_timeout",
                     "realism", "repeats")
 _METRIC_KEYS = ("hd95", "nsd", "conventions", "locality_mm")
@@ -170,6 +171,13 @@ def _parse(raw: Any, source: Path, base: Path) -> Protocol:
     save_masks = top.get("save_masks", False)
     if not isinstance(save_masks, bool):
         raise _Problem("save_masks", f"expected true or false, got {_show(save_masks)}")
+    scheduler = top.get("scheduler")
+    if scheduler is not None:
+        try:
+            parse_scheduler(scheduler)
+        except ValueError:
+            raise _Problem("scheduler", f"expected {FORMS['tcp']}, {FORMS['local']} or null, "
+                                        f"got {_kind(scheduler)}") from None
     limits = _time_limit(top, "", None, "keep")
     initial = top.get("initial")
     if initial is not None:
@@ -182,7 +190,7 @@ def _parse(raw: Any, source: Path, base: Path) -> Protocol:
     analyses = _analyses(top.get("analyses", {}), methods, cases, experiments)
     return Protocol(name, title, source, data, layout, selection, cases, seed, hd95, initial, methods,
                     experiments, analyses, base, None if nsd is None else float(nsd), conventions, float(locality),
-                    effort_model, save_masks)
+                    effort_model, save_masks, scheduler)
 
 
 def _time_limit(entry: Mapping[str, Any], where: str, limit: float | None, on_timeout: str) -> tuple[float | None, str]:

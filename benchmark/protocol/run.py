@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.backends import parse_scheduler, require_distributed
 from benchmark.io import CaseRef, discover
 from benchmark.protocol.record import write_json, write_protocol_record
 from benchmark.protocol.schema import ANALYSES_DIR, COMPLETED_FILE, AnalysisSpec, Experiment, Protocol
@@ -66,8 +67,9 @@ class ProtocolSummary:
 
 
 def run_config(protocol: Protocol, experiment: Experiment, out: Path, jobs: int = 1, device: str = "cpu",
-               threads: int | None = None, save_masks: bool = False) -> RunConfig:
-    """The runner's configuration of one experiment, writing to ``OUT/experiments/<id>``."""
+               threads: int | None = None, save_masks: bool = False, scheduler: str | None = None) -> RunConfig:
+    """The runner's configuration of one experiment, writing to ``OUT/experiments/<id>``
+    (``scheduler``, else the protocol's, runs its sessions on dask; else ``jobs``)."""
     return RunConfig(
         data=protocol.data, out=Path(out) / experiment.folder, methods=(experiment.method,), users=(experiment.user,),
         user_mode=experiment.mode,
@@ -79,11 +81,13 @@ def run_config(protocol: Protocol, experiment: Experiment, out: Path, jobs: int 
         method_options=MethodOptions(initial=protocol.initial, device=device, threads=threads,
                                      workdir=protocol.workdir),
         cases=protocol.cases, save_masks=protocol.save_masks or save_masks, repeats=experiment.repeats,
+        scheduler=scheduler or protocol.scheduler,
     )
 
 
 def run_protocol(protocol: Protocol, out: Path, jobs: int = 1, device: str = "cpu",
-                 progress: bool = True, threads: int | None = None, save_masks: bool = False) -> ProtocolSummary:
+                 progress: bool = True, threads: int | None = None, save_masks: bool = False,
+                 scheduler: str | None = None) -> ProtocolSummary:
     """Run every experiment, then every analysis, of ``protocol`` into ``out``.
 
     Resumable: each experiment's runner skips the sessions finished in its folder, and
@@ -99,14 +103,19 @@ def run_protocol(protocol: Protocol, out: Path, jobs: int = 1, device: str = "cp
         progress: show progress bars and a line per step on stderr.
         threads: CPU threads each method may use (None: its library's default).
         save_masks: save every round's prediction (as the protocol's ``save_masks``).
+        scheduler: run the sessions on this dask.distributed scheduler (``tcp://HOST:PORT``
+            or ``local:N``), over the protocol's ``scheduler``; with neither, ``jobs``.
 
     Raises:
         ValueError: ``out`` holds the results of a different protocol; jobs < 1; CUDA
-            asked for where torch sees none (before any work, rather than every network
-            experiment failing on its own).
+            asked for where torch sees none, or a scheduler without dask.distributed
+            installed (before any work, rather than every experiment failing on its own).
     """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if (scheduler or protocol.scheduler) is not None:
+        parse_scheduler(scheduler or protocol.scheduler)
+        require_distributed()
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     if device == "cuda":
@@ -120,7 +129,7 @@ def run_protocol(protocol: Protocol, out: Path, jobs: int = 1, device: str = "cp
     experiments = []
     for i, experiment in enumerate(protocol.experiments, start=1):
         say(f"experiment {i}/{len(protocol.experiments)}: {experiment.label}")
-        config = run_config(protocol, experiment, out, jobs, device, threads, save_masks)
+        config = run_config(protocol, experiment, out, jobs, device, threads, save_masks, scheduler)
         try:
             outcome = ExperimentOutcome(experiment, config.out, run(config, progress=progress))
         except Exception as error:  # noqa: BLE001 - one broken experiment must not stop the others

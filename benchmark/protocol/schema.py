@@ -119,6 +119,9 @@ class Protocol:
         locality_mm: the locality radius of the edit-quality columns (``far_share``).
         effort: seconds per edit behind ``effort_s`` (:mod:`benchmark.effort`).
         save_masks: write every round's prediction to each experiment's ``masks/``.
+        scheduler: the dask.distributed scheduler every experiment's sessions run on
+            (``tcp://HOST:PORT`` or ``local:N``, :mod:`benchmark.backends`); None: ``jobs``.
+            Not part of the results' identity (protocol.json leaves it out).
     """
 
     name: str
@@ -140,3 +143,4 @@ class Protocol:
     locality_mm: float = 10.0
     effort: EffortModel = dataclasses.field(default_factory=EffortModel)
     save_masks: bool = False
+    scheduler: str | None = None
