@@ -300,7 +300,8 @@ def users_cmd(names: tuple[str, ...]) -> None:
 
 @main.group(cls=_LazyGroup, lazy={"geodesic": "baselines.geodesic.bench:bench_geodesic_cmd",
                                    "external": "baselines.external.bench:bench_external_cmd",
-                                   "threads": "baselines.training.threads_bench:bench_threads_cmd"})
+                                   "threads": "baselines.training.threads_bench:bench_threads_cmd",
+                                   "editing-gain": "baselines.editing_network.gain_curve:editing_gain_cmd"})
 def bench() -> None:
     """Speed benchmarks, measured side by side in one run."""
 

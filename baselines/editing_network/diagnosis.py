@@ -116,6 +116,32 @@ def k_response(cases: Iterable[Case], editor: Method, ks: Sequence[float] = KS) 
     return rows
 
 
+@dataclass(frozen=True)
+class SessionGain:
+    """Mean Dice over the cases before any edit (b), after the first round (d) and at the
+    end (e) of a session of ``user`` with its budget, and its mean edits per case."""
+
+    unedited: float
+    one_round: float
+    final: float
+    edits: float
+
+
+def session_gain(cases: Sequence[Case], editor: Method, user: str = "multi:target_dice=0.9", rounds: int = 5,
+                 seed: int = 0) -> SessionGain:
+    """The seed-paper protocol's (b), (d) and (e) in one pass: sessions of ``user`` (stopping
+    at its target) with ``rounds`` rounds, the session streams of a run with ``seed``."""
+    from benchmark.runner import session_rng
+    from benchmark.session import SessionConfig, run_session
+
+    config = SessionConfig(max_rounds=rounds, target_dice=None, hd95=False)
+    runs = [run_session(c, editor, make_user(user), config, session_rng(seed, c.case_id, editor.name, user),
+                        user_name=user) for c in cases]
+    return SessionGain(float(np.mean([r.rounds[0].dice for r in runs])),
+                       float(np.mean([r.rounds[min(1, len(r.rounds) - 1)].dice for r in runs])),
+                       float(np.mean([r.final_dice for r in runs])), float(np.mean([r.n_edits for r in runs])))
+
+
 def training_edits(samples: Callable[[np.random.Generator], tuple[EditHistory, np.ndarray, np.ndarray]], n: int,
                    seed: int = 0) -> dict[str, float]:
     """What ``n`` training samples held.
@@ -212,7 +238,7 @@ def training_sampler(editor_checkpoint: str | Path, data: str | Path, progress: 
 
     def draw(rng: np.random.Generator) -> tuple[EditHistory, np.ndarray, np.ndarray]:
         case = cases[int(rng.integers(len(cases)))]
-        history, target = draw_sample(case.label, case.pool, rng, config.tool_p)
+        history, target = draw_sample(case.label, case.pool, rng, config.tool_p, config.shift_only_with_k)
         return history, case.prediction, target
 
     return draw
@@ -249,15 +275,19 @@ def diagnose_command(editor: Path, data: Path, near_mm: float, samples: int, jso
             raise ValueError(f"{data}: every case is in {editor.name}'s training or validation split; nothing held out")
         method = make_method(f"editor={editor}", MethodOptions(device=device))
         cases = [r.load() for r in refs]
+        gain = session_gain(cases, method)
         tools = summarise_tools(tool_response(cases, method, near_mm=near_mm))
         ks = summarise_k(k_response(cases, method))
         train = training_edits(training_sampler(editor, data), samples)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"{editor}: {len(cases)} held-out cases of {data}\n\nOne round of each user (gain in Dice points; "
+    click.echo(f"{editor}: {len(cases)} held-out cases of {data}\n\nSessions of multi:target_dice=0.9, 5 rounds "
+               f"(the seed-paper protocol's b, d, e): Dice {gain.unedited:.3f} unedited, {gain.one_round:.3f} after one "
+               f"round, {gain.final:.3f} at the end, {gain.edits:.2f} edits per case\n\nOne round of each user (gain in Dice points; "
                f"flips within {near_mm:g} mm of the edit's voxels and beyond):\n{_table(tools)}\n\n"
                f"Volume at K over the unedited volume (wanted: the ratio that K asks for):\n{_table(ks)}\n\n"
                f"{samples} training samples as the loop draws them:\n{_table([train])}")
     if json_out is not None:
-        json_out.write_text(json.dumps({"editor": str(editor), "cases": [c.case_id for c in cases], "tools": tools,
+        json_out.write_text(json.dumps({"editor": str(editor), "cases": [c.case_id for c in cases],
+                                        "sessions": dataclasses.asdict(gain), "tools": tools,
                                         "k": ks, "training": train}, indent=1))

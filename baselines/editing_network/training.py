@@ -99,6 +99,8 @@ class TrainConfig:
         target_shifts_mm: (G) the boundary shifts of the truth the training edits are
             simulated towards (:func:`baselines.editing_network.training_edits.shifted`);
             (0,): the ground truth only, as the paper.
+        shift_only_with_k: (G) only samples with an adjustment edit towards a shifted
+            truth; the others edit towards the ground truth.
         init_from_base: (G) start from F's weights (:func:`init_from_base`) instead of
             at random: G then keeps F's segmentation from the first step and only has
             to learn the edits, which is what makes G trainable in minutes on a CPU.
@@ -128,6 +130,7 @@ class TrainConfig:
     selection_min_size: float | None = 100.0
     brush_min_length: int | None = 4
     target_shifts_mm: tuple[float, ...] = (0.0,)
+    shift_only_with_k: bool = False
     seed: int = 0
     device: str = "cpu"
     amp: bool = True
@@ -248,7 +251,7 @@ def make_batch(cases: Sequence[TrainingCase], config: TrainConfig, rng: np.rando
         case = cases[rng.integers(len(cases))]
         channels, target = case.image, case.label
         if case.pool is not None:
-            history, target = draw_sample(case.label, case.pool, rng, config.tool_p)
+            history, target = draw_sample(case.label, case.pool, rng, config.tool_p, config.shift_only_with_k)
             channels = np.concatenate([channels, encode(history, case.label.shape, brain_mask(case.image))])
         origin = patch_origin(target, config.patch, rng, config.foreground_p)
         x, y = augment(extract(channels, origin, config.patch), extract(target, origin, config.patch), rng,

@@ -159,13 +159,16 @@ def edited_targets(label: np.ndarray, prediction: np.ndarray, rng: np.random.Gen
 
 
 def draw_sample(label: np.ndarray, pool: Sequence[EditedTarget], rng: np.random.Generator,
-                tool_p: float) -> tuple[EditHistory, np.ndarray]:
+                tool_p: float, shift_only_with_k: bool = False) -> tuple[EditHistory, np.ndarray]:
     """One training sample's edits and target: a random tool subset (:func:`draw_tools`);
     none: no edits and the ground truth; else one pool entry, uniformly, with the drawn
-    tools' edits and its truth (the ground truth when those tools made no edit there)."""
+    tools' edits and its truth (the ground truth when those tools made no edit there).
+    ``shift_only_with_k``: a subset without the adjustment tool takes the ground truth's
+    entry (``pool[0]``), so that only a K says the truth moved."""
     tools = draw_tools(rng, tool_p)
     if not tools:
         return EditHistory(), label
-    entry = pool[int(rng.integers(len(pool)))]
+    shifted_ok = not shift_only_with_k or "adjustment" in tools
+    entry = pool[int(rng.integers(len(pool)))] if shifted_ok else pool[0]
     history = sample_history(entry.edits, tools)
     return (history, entry.target) if len(history) else (history, label)  # no edit: nothing says the truth moved

@@ -121,3 +121,25 @@ def test_the_command_measures_a_trained_editor_on_its_held_out_cases(tmp_path):
     (tmp_path / "F.pt").unlink()  # the training statistics need G's F
     gone = CliRunner().invoke(main, ["diagnose", str(tmp_path / "G.pt"), "--data", str(tmp_path / "data")])
     assert gone.exit_code == 1 and "F.pt, is not there" in gone.output and "Traceback" not in gone.output
+
+
+@pytest.mark.slow
+def test_the_gain_curve_resumes_g_through_its_epoch_counts(tmp_path):
+    from baselines.editing_network.gain_curve import gain_curve
+    from baselines.editing_network.training import TrainConfig, train
+    from baselines.networks.checkpoint import load_checkpoint
+    from benchmark.io import discover
+    from benchmark.phantoms.synth import synthesize
+
+    synthesize(tmp_path / "data", 4, (32, 32, 24), seed=0)
+    refs = sorted(discover(tmp_path / "data"), key=lambda r: r.case_id)
+    tiny = dict(base=4, levels=3, patch=(24, 24, 24), batch_size=1, steps_per_epoch=1, validate_every=1)
+    train("base", refs[:3], tmp_path / "F.pt", TrainConfig(**tiny, epochs=1), progress=False)
+    said = []
+    points = gain_curve(tmp_path / "data", tmp_path / "F.pt", tmp_path / "curve", [2, 1], echo=said.append,
+                        overrides=tiny)
+    assert [p.epochs for p in points] == [1, 2] and len(said) == 2
+    first, second = (load_checkpoint(tmp_path / "curve" / f"G-{n}.pt").training["history"] for n in (1, 2))
+    assert len(first) == 1 and len(second) == 2 and second[0] == first[0]  # resumed: the 1-epoch run is its prefix
+    assert points[1].train_s == pytest.approx(first[0]["seconds"] + second[1]["seconds"])
+    assert all(0 <= p.unedited <= 1 and p.volume_k_minus >= 0 for p in points)

@@ -105,3 +105,16 @@ def test_draw_sample_targets_the_truth_its_edits_point_to():
     for history, target in draws:  # a sample whose tools made no edit also targets the ground truth
         assert (target is moved) == (history.k_total == 0.3)
     assert any(t is moved for _, t in draws) and any(t is label for _, t in draws)
+
+
+def test_with_shift_only_with_k_only_a_k_points_to_a_moved_truth():
+    label = np.zeros((8, 8, 8), bool)
+    label[2:6, 2:6, 2:6] = True
+    moved = np.ones_like(label)
+    click = Click((3, 3, 3), True)
+    pool = (EditedTarget(label, {"selection": (click,), "brush": (), "adjustment": ()}),
+            EditedTarget(moved, {"selection": (click,), "brush": (), "adjustment": (Adjustment(0.3),)}, 1.0))
+    rng = np.random.default_rng(1)
+    draws = [draw_sample(label, pool, rng, 0.5, shift_only_with_k=True) for _ in range(300)]
+    assert all(target is label for history, target in draws if history.k_total == 0)
+    assert any(target is moved for _, target in draws)
