@@ -10,7 +10,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from benchmark.registry import Plugin, PluginError, find, registered
+from benchmark.registry.plugins import Plugin, PluginError, find, registered
 from benchmark.specs import parse_method_spec, parse_user_spec
 
 

@@ -145,7 +145,7 @@ def run(ctx, protocol, data, methods, users, rounds, out, seed, jobs, scheduler,
     if missing:
         raise click.UsageError(f"Missing option(s) {', '.join(missing)}, or give a PROTOCOL.yaml file.")
     from benchmark.effort import EffortModel
-    from benchmark.registry import MethodOptions
+    from benchmark.registry.methods import MethodOptions
     from benchmark.runner import RunConfig, run as run_all
     from benchmark.session import SessionConfig
 

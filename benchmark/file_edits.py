@@ -13,7 +13,7 @@ from benchmark.edits import Box, Click, Stroke
 from benchmark.io import canonical_orientation, from_canonical_voxels, to_canonical
 from benchmark.io.nifti import check_label_values, check_rank, read_nifti
 from benchmark.policy import RoundState
-from benchmark.registry import make_user
+from benchmark.registry.users import make_user
 
 
 def _read_mask(path: Path) -> tuple[np.ndarray, np.ndarray]:

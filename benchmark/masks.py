@@ -14,13 +14,13 @@ a killed run leaves no half file and a finished session always has its masks.
 
 from __future__ import annotations
 
-import os
 import re
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from benchmark.atomic import write_atomic
 from benchmark.digests import mask_digest
 
 MASKS_DIR = "masks"
@@ -43,15 +43,9 @@ def write_masks(out: Path | str, case: str, method: str, user: str, user_seed: i
     if masks.ndim != 4:
         raise ValueError(f"masks must be bool [R + 1, X, Y, Z], got shape {masks.shape}")
     path = masks_path(out, case, method, user, user_seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as f:
-        np.savez_compressed(f, pred=masks.astype(np.uint8), rounds=np.arange(len(masks)),
-                            pred_sha=np.array([mask_digest(m) for m in masks]), case=case, method=method,
-                            user=user, user_seed=int(user_seed), spacing=np.asarray(spacing, np.float64))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
+    write_atomic(path, lambda f: np.savez_compressed(
+        f, pred=masks.astype(np.uint8), rounds=np.arange(len(masks)), pred_sha=np.array([mask_digest(m) for m in masks]),
+        case=case, method=method, user=user, user_seed=int(user_seed), spacing=np.asarray(spacing, np.float64)))
     return path
 
 

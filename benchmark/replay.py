@@ -30,7 +30,7 @@ from benchmark.edits import EditHistory, edit_from_json
 from benchmark.io import discover, load_image
 from benchmark.masks import read_masks
 from benchmark.protocol.schema import EXPERIMENTS_DIR
-from benchmark.registry import MethodOptions, checkpoint_digests, make_method
+from benchmark.registry.methods import MethodOptions, checkpoint_digests, make_method
 from benchmark.results import RUN_FILE, SessionKey, read_edits, read_rounds, read_sessions
 from benchmark.session import as_mask
 from benchmark.specs import parse_method_spec

@@ -3,23 +3,22 @@
 A case that fails to load, a method that cannot be built, or an analysis that raises
 is recorded in the analysis' status table and the others go on; a part of an analysis
 that needs a tool the method does not accept is recorded as skipped, with the reason.
-Files are written atomically (a temporary file beside the target, then renamed), so a
-reader never sees half a file.
+Files are written atomically (:mod:`benchmark.atomic`: a partial file beside the target,
+then renamed), so a reader never sees half a file.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from benchmark.registry import MethodOptions, make_method
+from benchmark.atomic import write_atomic
+from benchmark.registry.methods import MethodOptions, make_method
 from benchmark.case import Case
 from benchmark.io import CaseRef
 from benchmark.method import Method
@@ -122,22 +121,14 @@ def analyse_all(refs: Sequence[CaseRef], methods: Sequence[str], options: Method
     return collected
 
 
-def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write`` on a temporary file beside ``path``, then rename it to ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_tables(out: Path, csvs: dict[str, pd.DataFrame], arrays: dict[str, dict[str, np.ndarray]]) -> None:
     """Write ``arrays`` (npz files, compressed) first, then ``csvs``: a reader that finds
-    the CSVs finds the slices they refer to."""
+    the CSVs finds the slices they refer to. Temporary files an older simedit left
+    beside them (``.<name>.*.tmp``, from a write killed halfway) are removed."""
     out.mkdir(parents=True, exist_ok=True)
+    for name in [*arrays, *csvs]:
+        for stale in out.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
     for name, contents in arrays.items():
         write_atomic(out / name, lambda f, c=contents: np.savez_compressed(f, **c))
     for name, frame in csvs.items():

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.registry import MethodOptions
+from benchmark.registry.methods import MethodOptions
 from benchmark.analyses.driver import AnalysisFiles, Outcome, analyse_all
 from benchmark.analyses.slices import (SlicePanel, flair, largest_section, load_panels, most_changed_section,
                                        panels_arrays)
@@ -33,7 +33,7 @@ from benchmark.method import Method
 from benchmark.metrics import dice
 from benchmark.policy import RoundState
 from benchmark.runner import session_rng
-from benchmark.registry import make_user
+from benchmark.registry.users import make_user
 
 #: The ``tool`` of each case x method's first row: the prediction without edits, on the
 #: slice through the tumour's largest cross-section.

@@ -33,7 +33,7 @@ import edt
 import numpy as np
 import pandas as pd
 
-from benchmark.registry import MethodOptions
+from benchmark.registry.methods import MethodOptions
 from benchmark.analyses.driver import AnalysisFiles, Outcome, analyse_all
 from benchmark.analyses.slices import SlicePanel, brain, flair, load_panels, panels_arrays
 from benchmark.case import Case

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.registry import MethodOptions
+from benchmark.registry.methods import MethodOptions
 from benchmark.analyses.driver import AnalysisFiles, Outcome, analyse_all
 from benchmark.analyses.slices import flair, largest_section
 from benchmark.case import Case

@@ -75,7 +75,8 @@ path and names the key path, e.g. ``seed.yaml: experiments[3].user: unknown user
 'mutli'; did you mean 'multi'? ...``.
 """
 
-from benchmark.protocol.load import held_out, load_protocol, shipped_protocol
+from benchmark.protocol.cases import held_out
+from benchmark.protocol.load import load_protocol, shipped_protocol
 from benchmark.protocol.record import protocol_changes, protocol_record, write_protocol_record
 from benchmark.protocol.run import AnalysisOutcome, ExperimentOutcome, ProtocolSummary, run_config, run_protocol
 from benchmark.protocol.schema import (ANALYSES, ANALYSES_DIR, CASE_SELECTIONS, COMPLETED_FILE, DEFAULT_ANALYSIS_CASES,

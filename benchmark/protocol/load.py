@@ -1,12 +1,12 @@
-"""Loading and checking a protocol file: :func:`load_protocol` (schema: benchmark.protocol),
-the case selections (:func:`held_out`) and the protocols shipped with simedit."""
+"""Loading and checking a protocol file: :func:`load_protocol` (schema: benchmark.protocol)
+and the protocols shipped with simedit. Single values are checked in
+:mod:`~benchmark.protocol.values`, the case selections in :mod:`~benchmark.protocol.cases`
+(:func:`~benchmark.protocol.cases.held_out`)."""
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
-import reprlib
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -19,9 +19,13 @@ from benchmark.effort import EffortModel
 from benchmark.io import LAYOUTS, discover
 from benchmark.names import unknown_name
 from benchmark.realism.knobs import with_knobs
-from benchmark.protocol.schema import ANALYSES, CASE_SELECTIONS, DEFAULT_ANALYSIS_CASES, DEFAULT_KS, AnalysisSpec, \
-    Experiment, Protocol
-from benchmark.registry import MODES, PluginError, check_user, resolve_method, trained_cases
+from benchmark.protocol.cases import analysis_cases, select_cases
+from benchmark.protocol.schema import ANALYSES, DEFAULT_ANALYSIS_CASES, DEFAULT_KS, AnalysisSpec, Experiment, Protocol
+from benchmark.protocol.values import (Problem, check_keys, is_int, is_number, key_path, kind, need_folder,
+                                       need_mapping, need_repeats, need_string, show)
+from benchmark.registry.methods import resolve_method
+from benchmark.registry.plugins import PluginError
+from benchmark.registry.users import MODES, check_user
 from benchmark.session import CONVENTIONS, ON_TIMEOUT
 
 _TOP_KEYS = ("name", "title", "data", "layout", "cases", "seed", "metrics", "initial", "time_limit_s", "on_timeout",
@@ -31,22 +35,6 @@ _EXPERIMENT_KEYS = ("id", "label", "method", "user", "mode", "rounds", "target_d
 _METRIC_KEYS = ("hd95", "nsd", "conventions", "locality_mm")
 _ANALYSIS_KEYS = {"sweep": ("methods", "cases", "k"), "robustness": ("methods", "cases"), "panels": ("methods", "cases")}
 MAX_PROTOCOL_BYTES = 1_000_000
-
-
-class _Bounded(reprlib.Repr):
-    """A value shown in a message: bounded, as YAML aliases can make it huge or hold itself."""
-
-    def repr_dict(self, x: dict, level: int) -> str:  # in the file's order, not sorted
-        if not x:
-            return "{}"
-        if level <= 0:
-            return "{...}"
-        items = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}" for k, v in list(x.items())[: self.maxdict]]
-        return "{" + ", ".join(items) + (", ..." if len(x) > self.maxdict else "") + "}"
-
-
-_REPR = _Bounded()
-_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 2, 5, 5, 5, 200, 200
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 _ID = re.compile(r"[a-z0-9_-]+")
 
@@ -62,13 +50,6 @@ def shipped_protocol(name: str = "seed-paper") -> Path:
     if name not in shipped:
         raise ValueError(unknown_name("shipped protocol", name, shipped))
     return Path(str(folder / f"{name}.yaml"))
-
-
-class _Problem(Exception):
-    """A problem at a key path; load_protocol prefixes the file's path."""
-
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(f"{where}: {message}" if where else message)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -120,7 +101,7 @@ def load_protocol(path: str | Path, relative_to: str | Path | None = None) -> Pr
     base = Path(relative_to) if relative_to is not None else path.parent
     try:
         return _parse(raw, path.resolve(), base.resolve())
-    except _Problem as problem:
+    except Problem as problem:
         raise ValueError(f"{path}: {problem}") from None
 
 
@@ -132,60 +113,62 @@ def _yaml_message(error: yaml.YAMLError) -> str:
 
 
 def _parse(raw: Any, source: Path, base: Path) -> Protocol:
-    top = _mapping(raw, "", "the protocol (a mapping of name, data, methods, experiments, ...)")
-    _check_keys(top, _TOP_KEYS, ("name", "data", "methods", "experiments"), "")
-    name = _string(top["name"], "name")
+    top = need_mapping(raw, "", "the protocol (a mapping of name, data, methods, experiments, ...)")
+    check_keys(top, _TOP_KEYS, ("name", "data", "methods", "experiments"), "")
+    name = need_string(top["name"], "name")
     if not _NAME.fullmatch(name):
-        raise _Problem("name", f"{name!r} may use only letters, digits, '.', '_' and '-' (it names a folder)")
-    title = _string(top.get("title", name), "title")
+        raise Problem("name", f"{name!r} may use only letters, digits, '.', '_' and '-' (it names a folder)")
+    title = need_string(top.get("title", name), "title")
     layout = top.get("layout")
     if layout is not None and layout not in LAYOUTS:
-        raise _Problem("layout", unknown_name("layout", layout, LAYOUTS))
-    data = _folder(top["data"], base, "data", "the folder of cases")
+        raise Problem("layout", unknown_name("layout", layout, LAYOUTS))
+    data = need_folder(top["data"], base, "data", "the folder of cases")
     try:
         all_cases = [ref.case_id for ref in discover(data, layout)]
     except ValueError as error:
-        raise _Problem("data", str(error)) from None
+        raise Problem("data", str(error)) from None
     seed = top.get("seed", 0)
-    if not _is_int(seed) or seed < 0:
-        raise _Problem("seed", f"expected an integer >= 0, got {_show(seed)}")
-    metrics = _mapping(top.get("metrics", {}), "metrics", "{hd95: true|false, nsd: MM, conventions: simedit|cvpr25}")
-    _check_keys(metrics, _METRIC_KEYS, (), "metrics")
+    if not is_int(seed) or seed < 0:
+        raise Problem("seed", f"expected an integer >= 0, got {show(seed)}")
+    metrics = need_mapping(top.get("metrics", {}), "metrics",
+                           "{hd95: true|false, nsd: MM, conventions: simedit|cvpr25}")
+    check_keys(metrics, _METRIC_KEYS, (), "metrics")
     hd95 = metrics.get("hd95", True)
     if not isinstance(hd95, bool):
-        raise _Problem("metrics.hd95", f"expected true or false, got {_show(hd95)}")
+        raise Problem("metrics.hd95", f"expected true or false, got {show(hd95)}")
     nsd = metrics.get("nsd")
-    if nsd is not None and not (_is_number(nsd) and nsd >= 0):
-        raise _Problem("metrics.nsd", f"expected the NSD tolerance in mm (e.g. 2.0) or null, got {_kind(nsd)}")
+    if nsd is not None and not (is_number(nsd) and nsd >= 0):
+        raise Problem("metrics.nsd", f"expected the NSD tolerance in mm (e.g. 2.0) or null, got {kind(nsd)}")
     conventions = metrics.get("conventions", "simedit")
     if conventions not in CONVENTIONS:
-        raise _Problem("metrics.conventions", unknown_name("conventions", conventions, CONVENTIONS))
+        raise Problem("metrics.conventions", unknown_name("conventions", conventions, CONVENTIONS))
     locality = metrics.get("locality_mm", 10.0)
-    if not (_is_number(locality) and math.isfinite(locality) and locality >= 0):
-        raise _Problem("metrics.locality_mm", f"expected the locality radius in mm (e.g. 10), got {_kind(locality)}")
-    effort = _mapping(top.get("effort", {}), "effort", "{click_s: 2.4, slice_s: 2.0, ...} (seconds per edit)")
+    if not (is_number(locality) and math.isfinite(locality) and locality >= 0):
+        raise Problem("metrics.locality_mm", f"expected the locality radius in mm (e.g. 10), got {kind(locality)}")
+    effort = need_mapping(top.get("effort", {}), "effort", "{click_s: 2.4, slice_s: 2.0, ...} (seconds per edit)")
     try:
         effort_model = EffortModel.from_mapping(dict(effort))
     except ValueError as error:
-        raise _Problem("effort", str(error).removeprefix("effort: ")) from None
+        raise Problem("effort", str(error).removeprefix("effort: ")) from None
     save_masks = top.get("save_masks", False)
     if not isinstance(save_masks, bool):
-        raise _Problem("save_masks", f"expected true or false, got {_show(save_masks)}")
+        raise Problem("save_masks", f"expected true or false, got {show(save_masks)}")
     scheduler = top.get("scheduler")
     if scheduler is not None:
         try:
             parse_scheduler(scheduler)
         except ValueError:
-            raise _Problem("scheduler", f"expected {FORMS['tcp']}, {FORMS['local']} or null, "
-                                        f"got {_kind(scheduler)}") from None
+            raise Problem("scheduler", f"expected {FORMS['tcp']}, {FORMS['local']} or null, "
+                                       f"got {kind(scheduler)}") from None
     limits = _time_limit(top, "", None, "keep")
     initial = top.get("initial")
     if initial is not None:
-        initial = _folder(initial, base, "initial", "the folder of first masks <case_id>.nii.gz")
+        initial = need_folder(initial, base, "initial", "the folder of first masks <case_id>.nii.gz")
     methods = _methods(top["methods"], base)
-    selection, cases = _cases(top.get("cases", "held-out"), all_cases, methods, data)
-    realism = _mapping(top.get("realism", {}), "realism", "{jitter_mm: 2, slip: 0.1, ...} (benchmark.realism knobs)")
-    repeats = _repeats(top.get("repeats", 1), "repeats")
+    selection, cases = select_cases(top.get("cases", "held-out"), all_cases, methods, data)
+    realism = need_mapping(top.get("realism", {}), "realism",
+                           "{jitter_mm: 2, slip: 0.1, ...} (benchmark.realism knobs)")
+    repeats = need_repeats(top.get("repeats", 1), "repeats")
     experiments = _experiments(top["experiments"], methods, limits, realism, repeats)
     analyses = _analyses(top.get("analyses", {}), methods, cases, experiments)
     return Protocol(name, title, source, data, layout, selection, cases, seed, hd95, initial, methods,
@@ -196,140 +179,46 @@ def _parse(raw: Any, source: Path, base: Path) -> Protocol:
 def _time_limit(entry: Mapping[str, Any], where: str, limit: float | None, on_timeout: str) -> tuple[float | None, str]:
     """``(time_limit_s, on_timeout)`` of ``entry``, each defaulting to the given one."""
     limit = entry.get("time_limit_s", limit)
-    if limit is not None and not (_is_number(limit) and limit > 0):
-        raise _Problem(_join(where, "time_limit_s"), f"expected seconds per prediction (> 0) or null, got {_kind(limit)}")
+    if limit is not None and not (is_number(limit) and limit > 0):
+        raise Problem(key_path(where, "time_limit_s"),
+                      f"expected seconds per prediction (> 0) or null, got {kind(limit)}")
     on_timeout = entry.get("on_timeout", on_timeout)
     if on_timeout not in ON_TIMEOUT:
-        raise _Problem(_join(where, "on_timeout"), unknown_name("on_timeout", on_timeout, ON_TIMEOUT))
+        raise Problem(key_path(where, "on_timeout"), unknown_name("on_timeout", on_timeout, ON_TIMEOUT))
     return None if limit is None else float(limit), on_timeout
 
 
-def _check_keys(mapping: Mapping[str, Any], allowed: Sequence[str], required: Sequence[str], where: str) -> None:
-    for key in mapping:
-        if key not in allowed:
-            raise _Problem(_join(where, key), unknown_name("key", key, allowed))
-    for key in required:
-        if key not in mapping:
-            raise _Problem(where, f"missing key {key!r}")
-
-
-def _join(where: str, key: Any) -> str:
-    return f"{where}.{key}" if where else str(key)
-
-
-def _mapping(value: Any, where: str, expected: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise _Problem(where, f"expected {expected}, got {_kind(value)}")
-    return value
-
-
-def _string(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _Problem(where, f"expected a non-empty string, got {_kind(value)}")
-    return value
-
-
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else f"{type(value).__name__} {_show(value)}"
-
-
-def _show(value: Any) -> str:
-    return _REPR.repr(value) if isinstance(value, (list, tuple, dict, set)) else repr(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _path(value: Any, base: Path, where: str) -> Path:
-    path = Path(_string(value, where)).expanduser()
-    return path if path.is_absolute() else base / path
-
-
-def _folder(value: Any, base: Path, where: str, what: str) -> Path:
-    folder = _path(value, base, where)
-    if not folder.is_dir():
-        raise _Problem(where, f"{folder} is not a folder; give {what} (relative paths start at {base})")
-    return folder
-
-
 def _methods(value: Any, base: Path) -> dict[str, str]:
-    methods = _mapping(value, "methods", "a mapping of alias -> method spec, e.g. {G: editor=checkpoints/G.pt}")
+    methods = need_mapping(value, "methods", "a mapping of alias -> method spec, e.g. {G: editor=checkpoints/G.pt}")
     if not methods:
-        raise _Problem("methods", "name at least one method")
+        raise Problem("methods", "name at least one method")
     resolved = {}
     for alias, spec in methods.items():
-        where = _join("methods", alias)
+        where = key_path("methods", alias)
         if not isinstance(alias, str) or not alias:
-            raise _Problem(where, "a method alias must be a string")
+            raise Problem(where, "a method alias must be a string")
         try:
-            resolved[alias] = resolve_method(_string(spec, where), base)[0]
+            resolved[alias] = resolve_method(need_string(spec, where), base)[0]
         except PluginError as error:
-            raise _Problem(where, str(error)) from None
+            raise Problem(where, str(error)) from None
     return resolved
-
-
-def held_out(case_ids: Sequence[str], specs: Sequence[str]) -> tuple[str, ...]:
-    """The cases none of the methods ``specs`` name learned from: each method plug-in's
-    ``trained_on`` (for the networks, their checkpoints' train and validation splits;
-    for DeepIGeoS, R-Net's and P-Net's)."""
-    used = set().union(*(trained_cases(spec) for spec in specs))
-    return tuple(sorted(c for c in case_ids if c not in used))
-
-
-def _cases(value: Any, all_cases: list[str], methods: Mapping[str, str], data: Path) -> tuple[str, tuple[str, ...]]:
-    if isinstance(value, str):
-        if value not in CASE_SELECTIONS:
-            raise _Problem("cases", unknown_name("case selection", value, CASE_SELECTIONS) + ", or a list of case ids")
-        if value == "all":
-            return value, tuple(sorted(all_cases))
-        try:
-            cases = held_out(all_cases, list(methods.values()))
-        except (OSError, ValueError) as error:
-            raise _Problem("cases", f"held-out: reading the checkpoints' splits: {error}") from None
-        if not cases:
-            raise _Problem("cases", f"held-out leaves no case: all {len(all_cases)} cases of {data} are in a "
-                                    "checkpoint's train or validation split; add unseen cases or list case ids")
-        return value, cases
-    if not isinstance(value, list) or not value:
-        raise _Problem("cases", f"expected all, held-out or a non-empty list of case ids, got {_kind(value)}")
-    return "list", _case_list(value, all_cases, "cases", f"in {data}")
-
-
-def _case_list(value: list[Any], valid: Sequence[str], where: str, context: str) -> tuple[str, ...]:
-    for i, case in enumerate(value):
-        if not isinstance(case, str):  # not str(case): an aliased list can be huge
-            raise _Problem(f"{where}[{i}]", f"expected a case id (a string), got {_kind(case)}")
-        if case not in valid:
-            close = difflib.get_close_matches(case, list(valid), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise _Problem(f"{where}[{i}]", f"no case {_show(case)} {context}{hint}")
-        if case in value[:i]:
-            raise _Problem(f"{where}[{i}]", f"case {case!r} is listed twice")
-    return tuple(sorted(value))
-
-
-def _repeats(value: Any, where: str) -> int:
-    if not _is_int(value) or value < 1:
-        raise _Problem(where, f"expected the sessions per case and user, an integer >= 1, got {_kind(value)}")
-    return int(value)
 
 
 def _experiments(value: Any, methods: Mapping[str, str], limits: tuple[float | None, str],
                  realism: Mapping[str, Any], repeats: int) -> tuple[Experiment, ...]:
     if not isinstance(value, list) or not value:
-        raise _Problem("experiments", f"expected a non-empty list of experiments, got {_kind(value)}")
+        raise Problem("experiments", f"expected a non-empty list of experiments, got {kind(value)}")
     experiments: list[Experiment] = []
     for i, entry in enumerate(value):
         where = f"experiments[{i}]"
-        entry = _mapping(entry, where, "a mapping with id, method, user, rounds")
-        _check_keys(entry, _EXPERIMENT_KEYS, ("id", "method", "user", "rounds"), where)
+        entry = need_mapping(entry, where, "a mapping with id, method, user, rounds")
+        check_keys(entry, _EXPERIMENT_KEYS, ("id", "method", "user", "rounds"), where)
         experiment = _experiment(entry, where, methods, limits, realism, repeats)
         for j, other in enumerate(experiments):
             for key in ("id", "label"):
                 if getattr(other, key) == getattr(experiment, key):
-                    raise _Problem(f"{where}.{key}", f"{getattr(experiment, key)!r} is also experiments[{j}]'s "
-                                                     f"{key}; every experiment needs its own")
+                    raise Problem(f"{where}.{key}", f"{getattr(experiment, key)!r} is also experiments[{j}]'s "
+                                                    f"{key}; every experiment needs its own")
         experiments.append(experiment)
     return tuple(experiments)
 
@@ -338,85 +227,62 @@ def _experiment(entry: Mapping[str, Any], where: str, methods: Mapping[str, str]
                 limits: tuple[float | None, str], realism: Mapping[str, Any], repeats: int) -> Experiment:
     id_ = entry["id"]
     if not isinstance(id_, str) or not _ID.fullmatch(id_):
-        raise _Problem(f"{where}.id", f"{id_!r} must be a short slug of a-z, 0-9, '_' and '-' (it names a folder)")
-    label = _string(entry.get("label", id_), f"{where}.label")
+        raise Problem(f"{where}.id", f"{id_!r} must be a short slug of a-z, 0-9, '_' and '-' (it names a folder)")
+    label = need_string(entry.get("label", id_), f"{where}.label")
     alias = entry["method"]
     if not isinstance(alias, str) or alias not in methods:
-        raise _Problem(f"{where}.method", unknown_name("method alias", alias, methods) + " (the keys of methods)")
+        raise Problem(f"{where}.method", unknown_name("method alias", alias, methods) + " (the keys of methods)")
     mode = entry.get("mode", "test")
     if mode not in MODES:
-        raise _Problem(f"{where}.mode", unknown_name("mode", mode, MODES))
-    user = _string(entry["user"], f"{where}.user")
-    knobs = {**realism, **_mapping(entry.get("realism", {}), f"{where}.realism", "{jitter_mm: 2, ...}")}
+        raise Problem(f"{where}.mode", unknown_name("mode", mode, MODES))
+    user = need_string(entry["user"], f"{where}.user")
+    knobs = {**realism, **need_mapping(entry.get("realism", {}), f"{where}.realism", "{jitter_mm: 2, ...}")}
     try:
         user = with_knobs(user, knobs)
     except ValueError as error:
-        raise _Problem(f"{where}.realism" if "realism" in entry else "realism", str(error)) from None
+        raise Problem(f"{where}.realism" if "realism" in entry else "realism", str(error)) from None
     try:
         check_user(user, mode)
     except ValueError as error:
-        raise _Problem(f"{where}.user", str(error)) from None
+        raise Problem(f"{where}.user", str(error)) from None
     rounds = entry["rounds"]
-    if not _is_int(rounds) or rounds < 0:
-        raise _Problem(f"{where}.rounds", f"expected an integer >= 0 (editing rounds after the first prediction), "
-                                          f"got {_kind(rounds)}")
+    if not is_int(rounds) or rounds < 0:
+        raise Problem(f"{where}.rounds", f"expected an integer >= 0 (editing rounds after the first prediction), "
+                                         f"got {kind(rounds)}")
     target = entry.get("target_dice")
     if target is not None:
-        if not _is_number(target) or not 0.0 < target <= 1.0:
-            raise _Problem(f"{where}.target_dice", f"expected a Dice in (0, 1] or null, got {_kind(target)}")
+        if not is_number(target) or not 0.0 < target <= 1.0:
+            raise Problem(f"{where}.target_dice", f"expected a Dice in (0, 1] or null, got {kind(target)}")
         target = float(target)
     return Experiment(id_, label, methods[alias], user, mode, rounds, target, *_time_limit(entry, where, *limits),
-                      _repeats(entry.get("repeats", repeats), f"{where}.repeats"))
+                      need_repeats(entry.get("repeats", repeats), f"{where}.repeats"))
 
 
 def _analyses(value: Any, methods: Mapping[str, str], cases: tuple[str, ...],
               experiments: Sequence[Experiment]) -> tuple[AnalysisSpec, ...]:
-    analyses = _mapping(value, "analyses", f"a mapping of analysis name ({', '.join(ANALYSES)}) -> settings")
+    analyses = need_mapping(value, "analyses", f"a mapping of analysis name ({', '.join(ANALYSES)}) -> settings")
     specs = []
     for name, settings in analyses.items():
-        where = _join("analyses", name)
+        where = key_path("analyses", name)
         if name not in ANALYSES:
-            raise _Problem(where, unknown_name("analysis", name, ANALYSES))
-        settings = _mapping(settings, where, "a mapping with methods (and cases)")
-        _check_keys(settings, _ANALYSIS_KEYS[name], ("methods",), where)
+            raise Problem(where, unknown_name("analysis", name, ANALYSES))
+        settings = need_mapping(settings, where, "a mapping with methods (and cases)")
+        check_keys(settings, _ANALYSIS_KEYS[name], ("methods",), where)
         aliases = settings["methods"]
         if not isinstance(aliases, list) or not aliases:
-            raise _Problem(f"{where}.methods", f"expected a non-empty list of method aliases, got {_kind(aliases)}")
+            raise Problem(f"{where}.methods", f"expected a non-empty list of method aliases, got {kind(aliases)}")
         for i, alias in enumerate(aliases):
             if not isinstance(alias, str) or alias not in methods:
-                raise _Problem(f"{where}.methods[{i}]", unknown_name("method alias", alias, methods))
-        chosen, worst = _analysis_cases(settings.get("cases", DEFAULT_ANALYSIS_CASES), cases, experiments,
-                                        f"{where}.cases")
+                raise Problem(f"{where}.methods[{i}]", unknown_name("method alias", alias, methods))
+        chosen, worst = analysis_cases(settings.get("cases", DEFAULT_ANALYSIS_CASES), cases, experiments,
+                                       f"{where}.cases")
         k = None
         if name == "sweep":
             k = settings.get("k", list(DEFAULT_KS))
-            if not isinstance(k, list) or not k or not all(_is_number(v) for v in k):
-                raise _Problem(f"{where}.k", f"expected a non-empty list of numbers, got {_kind(k)}")
+            if not isinstance(k, list) or not k or not all(is_number(v) for v in k):
+                raise Problem(f"{where}.k", f"expected a non-empty list of numbers, got {kind(k)}")
             k = tuple(float(v) for v in k)
         specs.append(AnalysisSpec(name, tuple(dict.fromkeys(methods[a] for a in aliases)), chosen, k, worst))
     return tuple(specs)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _analysis_cases(value: Any, cases: tuple[str, ...], experiments: Sequence[Experiment],
-                    where: str) -> tuple[tuple[str, ...], tuple[int, str] | None]:
-    if isinstance(value, Mapping):
-        _check_keys(value, ("worst", "experiment"), ("worst", "experiment"), where)
-        n, experiment = value["worst"], value["experiment"]
-        if not _is_int(n) or not 1 <= n <= len(cases):
-            raise _Problem(f"{where}.worst", f"expected a number of cases from 1 to {len(cases)}, got {_show(n)}")
-        ids = [e.id for e in experiments]
-        if experiment not in ids:
-            raise _Problem(f"{where}.experiment", unknown_name("experiment id", experiment, ids))
-        return (), (n, experiment)
-    if _is_int(value):
-        if not 1 <= value <= len(cases):
-            raise _Problem(where, f"asks for {value} case(s); the protocol has {len(cases)}: give 1 to {len(cases)}")
-        return cases[:value], None
-    if not isinstance(value, list) or not value:
-        raise _Problem(where, "expected a number of cases, a list of case ids or {worst: N, experiment: ID}, got "
-                              f"{_kind(value)}")
-    return _case_list(value, cases, where, "among the protocol's cases"), None

@@ -13,7 +13,7 @@ from benchmark.backends import parse_scheduler, require_distributed
 from benchmark.io import CaseRef, discover
 from benchmark.protocol.record import write_json, write_protocol_record
 from benchmark.protocol.schema import ANALYSES_DIR, COMPLETED_FILE, AnalysisSpec, Experiment, Protocol
-from benchmark.registry import MethodOptions, checkpoint_digests
+from benchmark.registry.methods import MethodOptions, checkpoint_digests
 from benchmark.runner import RunConfig, RunSummary, run
 from benchmark.session import SessionConfig
 
@@ -92,8 +92,10 @@ def run_protocol(protocol: Protocol, out: Path, jobs: int = 1, device: str = "cp
 
     Resumable: each experiment's runner skips the sessions finished in its folder, and
     an analysis recorded in ``OUT/analyses/completed.json`` with the same settings (and
-    its file still there) is skipped. An experiment or analysis that fails is recorded
-    in the summary and the others go on.
+    its file still there) is skipped; one about to run again leaves that record first, and
+    is recorded once all its files are written (each atomically), so an analysis killed
+    halfway is redone. An experiment or analysis that fails is recorded in the summary
+    and the others go on.
 
     Args:
         protocol: from :func:`load_protocol`.
@@ -165,6 +167,9 @@ def _analysis(protocol: Protocol, spec: AnalysisSpec, options: MethodOptions, ou
     done = completed.get(spec.name)
     if done and done["settings"] == settings and (out / done["path"]).exists():
         return AnalysisOutcome(spec.name, "skipped", out / done["path"])
+    if done:  # its files are rewritten now: one killed halfway must not pass for complete
+        del completed[spec.name]
+        write_json(record, completed)
     try:
         refs = discover(protocol.data, protocol.layout, spec.cases)
         path, failures = _run_analysis(spec, refs, options, folder, protocol.seed, progress)

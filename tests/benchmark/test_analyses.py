@@ -266,9 +266,11 @@ def test_reads_give_none_without_files(tmp_path):
 
 def test_sweep_files_round_trip_and_record_failures(tmp_path, two_cases):
     out = tmp_path / "analyses"
+    out.mkdir()
+    (out / ".sweep.csv.k2x9f0.tmp").write_text("case,met")  # an older simedit killed mid-write left it
     path = sweep.run_sweep(two_cases, ["fake", "clicks", "nope"], MethodOptions(), sweep.DEFAULT_KS, out,
                            progress=False)
-    assert path == out / sweep.FILES.table and not list(out.glob(".*"))  # no temporary files left
+    assert path == out / sweep.FILES.table and not list(out.glob(".*"))  # no temporary file left
     data = sweep.read_sweep(out)
     assert len(data.table) == 2 * len(sweep.DEFAULT_KS) and set(data.table.method) == {"fake"}
     status = data.status.set_index(["case", "method"])

@@ -187,6 +187,31 @@ def test_an_analysis_of_a_retrained_network_runs_again(tmp_path, data, fake_anal
     assert fake_analyses.calls == ["sweep", "sweep"]
 
 
+
+def test_an_analysis_run_again_is_no_longer_recorded_complete_until_its_files_are_written(tmp_path, data,
+                                                                                          fake_analyses, monkeypatch):
+    checkpoint(tmp_path / "F.pt", {"train": [], "validation": []})
+    raw = base_protocol(data)
+    raw["methods"]["F"] = "base=F.pt"
+    raw["analyses"] = {"sweep": {"methods": ["F"], "cases": 1}}
+    out, record = tmp_path / "out", tmp_path / "out" / "analyses" / COMPLETED_FILE
+    run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False)
+    assert set(json.loads(record.read_text())) == {"sweep"}
+    torch.manual_seed(1)
+    checkpoint(tmp_path / "F.pt", {"train": [], "validation": []}, {"retrained": True})
+
+    def killed(spec, refs, options, folder, seed, progress):
+        (folder / "sweep.csv").write_text("the first half of the new file")
+        raise KeyboardInterrupt  # the run is stopped halfway through the analysis' files
+
+    monkeypatch.setattr("benchmark.protocol.run._run_analysis", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False)
+    assert json.loads(record.read_text()) == {}  # the old record no longer vouches for the rewritten files
+    monkeypatch.setattr("benchmark.protocol.run._run_analysis", fake_analyses)
+    assert run_protocol(load_protocol(write(tmp_path, raw)), out, progress=False).analyses[0].status == "done"
+    assert set(json.loads(record.read_text())) == {"sweep"} and fake_analyses.calls == ["sweep", "sweep"]
+
 def test_cuda_without_a_gpu_is_refused_before_any_work(tmp_path, data, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     protocol = load_protocol(write(tmp_path, base_protocol(data)))
