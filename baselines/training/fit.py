@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from baselines.training.losses import soft_dice_loss
+from baselines.training.losses import near_edit_bce, soft_dice_loss
 from baselines.training.threads import ThreadGovernor
 
 
@@ -37,6 +37,8 @@ class Schedule:
         device: "cpu" or "cuda".
         amp: mixed precision (CUDA only).
         compile: ``torch.compile`` the network for the steps (CUDA only).
+        edit_loss_weight: (G) weight of :func:`near_edit_bce` added to the Dice loss; the
+            batch's targets then carry the near-edit mask as their second channel.
     """
 
     epochs: int
@@ -47,6 +49,7 @@ class Schedule:
     device: str = "cpu"
     amp: bool = False
     compile: bool = False
+    edit_loss_weight: float = 0.0
 
 
 def fit(model: torch.nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule,
@@ -97,7 +100,10 @@ def _epochs(model: torch.nn.Module, step_model: Any, optimizer: torch.optim.Opti
             x_t = torch.from_numpy(x).to(schedule.device)
             y_t = torch.from_numpy(y).to(schedule.device)
             with torch.autocast("cuda", dtype=torch.float16, enabled=on_cuda and schedule.amp):
-                loss = soft_dice_loss(step_model(x_t), y_t)
+                logits = step_model(x_t)
+                loss = soft_dice_loss(logits, y_t[:, :1])
+                if y_t.shape[1] == 2:
+                    loss = loss + schedule.edit_loss_weight * near_edit_bce(logits, y_t[:, :1], y_t[:, 1:])
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)

@@ -29,3 +29,19 @@ def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1
     intersection = (prob * target).sum()
     total = prob.sum() + target.sum()
     return 1.0 - (2.0 * intersection + smooth) / (total + smooth)
+
+
+def near_edit_bce(logits: torch.Tensor, target: torch.Tensor, near: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy averaged over the voxels near an edit (0 when there are none).
+
+    Args:
+        logits, target: as :func:`soft_dice_loss`, [B, 1, X, Y, Z].
+        near: bool or float [B, 1, X, Y, Z], 1 where a voxel is near a click or stroke.
+    """
+    near = near.to(torch.float32)
+    count = near.sum()
+    if count == 0:
+        return logits.sum() * 0.0
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), target.to(torch.float32),
+                                                               reduction="none")
+    return (bce * near).sum() / count

@@ -5,6 +5,7 @@ import torch
 from baselines.networks.checkpoint import load_checkpoint
 from baselines.editing_network.training import TrainConfig, make_batch, split_cases, train, TrainingCase
 from baselines.editing_network.training_edits import EditedTarget
+from benchmark.edits import Click
 from benchmark.io import discover
 from benchmark.phantoms.synth import synthesize
 
@@ -38,6 +39,23 @@ def test_batches_have_the_patch_shape_and_edit_channels():
     assert x.shape == (3, 7, 16, 16, 16) and x.dtype == np.float32 and y.shape == (3, 1, 16, 16, 16)
     x, _ = make_batch([TrainingCase("c", image, label)], config, np.random.default_rng(0))
     assert x.shape[1] == 4
+
+
+def test_with_an_edit_loss_the_targets_carry_the_voxels_near_the_clicks():
+    label = np.zeros((20, 20, 20), bool)
+    label[5:15, 5:15, 5:15] = True
+    image = np.random.default_rng(0).normal(size=(4, 20, 20, 20)).astype(np.float32)
+    pool = (EditedTarget(label, {"selection": (Click((10, 10, 10), True),), "brush": (), "adjustment": ()}),)
+    config = TrainConfig(patch=(20, 20, 20), batch_size=2, tool_p=1.0, edit_loss_weight=1.0, near_edit_voxels=3)
+    x, y = make_batch([TrainingCase("c", image, label, pool, label)], config, np.random.default_rng(0))
+    assert y.shape == (2, 2, 20, 20, 20)
+    for sample in range(2):  # brute force: within 3 voxels (Chebyshev) of a stamped click voxel
+        stamped = np.argwhere(x[sample, 4] != 0)
+        grid = np.stack(np.meshgrid(*[np.arange(20)] * 3, indexing="ij"), -1)
+        nearest = np.min(np.abs(grid[..., None, :] - stamped).max(-1), -1)
+        np.testing.assert_array_equal(y[sample, 1], nearest <= 3)
+    with pytest.raises(ValueError, match="edit_loss_weight"):
+        TrainConfig(edit_loss_weight=-1)
 
 
 def test_presets():

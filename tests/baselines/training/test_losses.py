@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.training.losses import soft_dice_loss
+from baselines.training.losses import near_edit_bce, soft_dice_loss
 
 
 def test_matches_numpy_soft_dice():
@@ -49,3 +49,15 @@ def test_loss_decreases_over_a_few_steps_on_a_tiny_case():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] - 0.1
+
+
+def test_near_edit_bce_is_the_mean_cross_entropy_over_the_near_voxels():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 1, 4, 4, 4)
+    target = (torch.rand(2, 1, 4, 4, 4) > 0.5).float()
+    near = torch.zeros(2, 1, 4, 4, 4)
+    near[0, 0, :2] = 1
+    p = torch.sigmoid(logits)
+    by_hand = -(target * torch.log(p) + (1 - target) * torch.log(1 - p))  # brute force, voxel by voxel
+    assert near_edit_bce(logits, target, near).item() == pytest.approx(by_hand[near.bool()].mean().item(), rel=1e-5)
+    assert near_edit_bce(logits, target, torch.zeros_like(near)).item() == 0.0
