@@ -35,6 +35,7 @@ import numpy as np
 from benchmark.edits import PAPER_TOOLS, Edit, EditHistory
 from benchmark.policy import RoundState
 from benchmark.registry import make_user
+from policies.adjustment import K_LIMIT
 
 ToolEdits = Mapping[str, tuple[Edit, ...]]
 
@@ -145,12 +146,18 @@ def edited_targets(label: np.ndarray, prediction: np.ndarray, rng: np.random.Gen
     Args:
         label, prediction: bool [X, Y, Z], ground truth and F's prediction.
         shifts_mm: boundary shifts of the truth (:func:`shifted`); shifts that empty the
-            label are left out (at least the ground truth itself stays).
+            label are left out (at least the ground truth itself stays), and so are those
+            whose K the training user would clip (the truth over 2x or under 2/3 of F's
+            volume: a clipped K understates how far the truth moved, and G trained on it
+            answers K = +-0.5 with far more than the 2x or 0.67x it asks for).
     """
     out = []
+    predicted = int(np.count_nonzero(prediction))
     for shift in shifts_mm:
         target = shifted(label, shift, spacing)
         if label.any() and not target.any():
+            continue
+        if shift != 0 and not _k_within_clip(predicted, int(np.count_nonzero(target))):
             continue
         out.append(EditedTarget(target, simulate_tool_edits(target, prediction, rng, spacing, options), float(shift)))
     if not out:
@@ -172,3 +179,10 @@ def draw_sample(label: np.ndarray, pool: Sequence[EditedTarget], rng: np.random.
     entry = pool[int(rng.integers(len(pool)))] if shifted_ok else pool[0]
     history = sample_history(entry.edits, tools)
     return (history, entry.target) if len(history) else (history, label)  # no edit: nothing says the truth moved
+
+
+def _k_within_clip(predicted: int, target: int) -> bool:
+    """Does the K that turns a prediction of ``predicted`` voxels into ``target`` voxels lie
+    within the training adjustment user's clip (:data:`policies.adjustment.K_LIMIT`)?"""
+    limit = K_LIMIT["train"]
+    return limit is None or target == 0 or abs(1 - predicted / target) <= limit

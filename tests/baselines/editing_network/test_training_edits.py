@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from baselines.editing_network.training_edits import (EditedTarget, PredictionCache, draw_sample, draw_tools,
                                                       edited_targets, sample_history, shifted, simulate_tool_edits)
@@ -82,13 +83,18 @@ def test_shifted_moves_the_boundary_by_the_distance_in_mm():
 
 def test_edited_targets_give_edits_of_both_signs_towards_each_truth():
     shape = (40, 40, 40)
-    label = ball(shape, (20, 20, 20), 8.0)
+    label = ball(shape, (20, 20, 20), 10.0)
     prediction = label.copy()  # F exactly right: only the shifted truths have errors
-    pool = edited_targets(label, prediction, np.random.default_rng(0), shifts_mm=(0.0, -2.0, 2.0))
-    assert [e.shift_mm for e in pool] == [0.0, -2.0, 2.0]
+    pool = edited_targets(label, prediction, np.random.default_rng(0), shifts_mm=(0.0, -1.0, 1.0))
+    assert [e.shift_mm for e in pool] == [0.0, -1.0, 1.0]
     ks = {e.shift_mm: sum(a.k for a in e.edits["adjustment"]) for e in pool}
-    assert ks[0.0] == 0 and ks[-2.0] < 0 < ks[2.0]  # shrink towards the eroded truth, grow towards the dilated one
-    np.testing.assert_array_equal(pool[1].target, shifted(label, -2.0))
+    assert ks[0.0] == 0 and ks[-1.0] < 0 < ks[1.0]  # shrink towards the eroded truth, grow towards the dilated one
+    for e in pool[1:]:  # the typed K is the one that turns F's volume into the truth's
+        assert ks[e.shift_mm] == pytest.approx(1 - prediction.sum() / e.target.sum(), abs=1e-6)
+    np.testing.assert_array_equal(pool[1].target, shifted(label, -1.0))
+    # a 3 mm shift of a 10 mm ball asks for 0.34x or 2.2x: beyond the training clip of K (+-0.5), left out
+    assert [e.shift_mm for e in edited_targets(label, prediction, np.random.default_rng(0),
+                                               shifts_mm=(0.0, -3.0, 1.0, 3.0))] == [0.0, 1.0]
     tiny = ball(shape, (20, 20, 20), 1.0)  # erased by a 3 mm erosion: that truth is left out
     assert [e.shift_mm for e in edited_targets(tiny, tiny, np.random.default_rng(0), shifts_mm=(0.0, -3.0))] == [0.0]
 
