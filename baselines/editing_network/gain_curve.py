@@ -29,6 +29,7 @@ class GainPoint:
     one_round: float
     final: float
     edits: float
+    just_reached: float
     volume_k_minus: float
     volume_k_plus: float
 
@@ -95,9 +96,11 @@ def editing_gain_cmd(data: Path, base: Path, out: Path, epochs: str, preset: str
         points = gain_curve(data, base, out, counts, preset, device)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-    click.echo("\n| G epochs | training | (b) | (d) - (b) | (e) - (b) | edits | volume at K = -0.5 / +0.5 |")
-    click.echo("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    click.echo("\n| G epochs | training | (b) | (d) - (b) | (e) - (b) | edits | (e) - (b) if every session ended just at "
+               "0.9 | volume at K = -0.5 / +0.5 |")
+    click.echo("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for p in points:
         click.echo(f"| {p.epochs} | {p.train_s / 60:.1f} min | {p.unedited:.3f} | {100 * (p.one_round - p.unedited):+.1f} | "
-                   f"{100 * (p.final - p.unedited):+.1f} | {p.edits:.2f} | {p.volume_k_minus:.2f}x / "
+                   f"{100 * (p.final - p.unedited):+.1f} | {p.edits:.2f} | {100 * (p.just_reached - p.unedited):+.1f} | "
+                   f"{p.volume_k_minus:.2f}x / "
                    f"{p.volume_k_plus:.2f}x |")

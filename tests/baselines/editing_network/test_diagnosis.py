@@ -143,3 +143,14 @@ def test_the_gain_curve_resumes_g_through_its_epoch_counts(tmp_path):
     assert len(first) == 1 and len(second) == 2 and second[0] == first[0]  # resumed: the 1-epoch run is its prefix
     assert points[1].train_s == pytest.approx(first[0]["seconds"] + second[1]["seconds"])
     assert all(0 <= p.unedited <= 1 and p.volume_k_minus >= 0 for p in points)
+
+
+def test_session_gain_is_the_protocol_b_d_e_and_the_just_reached_reference(cases):
+    editor = BallEditor((20, 18, 14), 5.0)
+    gain = dg.session_gain(cases, editor, user="multi:target_dice=0.9", rounds=3)
+    from benchmark.metrics import dice
+
+    unedited = [dice(editor.predict(c, EditHistory()), c.label) for c in cases]
+    assert gain.unedited == pytest.approx(np.mean(unedited))
+    assert gain.just_reached == pytest.approx(np.mean(np.maximum(unedited, 0.9)))
+    assert gain.unedited <= gain.one_round <= gain.final and 0 < gain.edits <= 3
