@@ -142,3 +142,29 @@ def test_cpu_presets_differ_for_f_and_g_and_refuse_other_kinds():
     assert TrainConfig.cpu("editor", epochs=2).epochs == 2
     with pytest.raises(ValueError, match="kind must be one of"):
         TrainConfig.cpu("edtor")
+
+
+@pytest.mark.slow
+def test_keep_best_writes_the_weights_of_the_best_validation(phantoms, tmp_path, monkeypatch):
+    import baselines.editing_network.training as training
+
+    scores = iter([0.5, 0.9, 0.4, 0.6])  # the second validation is the best
+    snapshots = []
+
+    def fake_validate(model, cases, settings, with_edits):
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return next(scores) if not with_edits else 0.0
+
+    monkeypatch.setattr(training, "validate", fake_validate)
+    config = TrainConfig(**{**TINY, "epochs": 4}, keep_best=True)
+    train("base", phantoms, tmp_path / "F.pt", config, progress=False)
+    ckpt = load_checkpoint(tmp_path / "F.pt")
+    assert ckpt.epoch == 4 and len(ckpt.training["history"]) == 4  # the run's own count and history
+    assert ckpt.training["kept"] == {"score": 0.9, "epoch": 2}
+    for name, value in ckpt.weights.items():  # the weights of the second validation, not the last
+        torch.testing.assert_close(value, snapshots[1][name])
+    scores = iter([0.95, 0.1])
+    snapshots.clear()
+    train("base", phantoms, tmp_path / "F.pt", TrainConfig(**{**TINY, "epochs": 6}), resume=tmp_path / "F.pt",
+          progress=False)
+    assert load_checkpoint(tmp_path / "F.pt").training["kept"] == {"score": 0.95, "epoch": 5}  # resumed: kept on
