@@ -138,7 +138,9 @@ def test_cli_trains_base_and_benchmarks_the_backbones(phantoms, tmp_path):
 def test_cpu_presets_differ_for_f_and_g_and_refuse_other_kinds():
     f, g = TrainConfig.cpu("base"), TrainConfig.cpu("editor", seed=3)
     assert (f.epochs, f.lr_decay, f.tool_p) == (60, 0.95, 0.5)
-    assert (g.epochs, g.lr, g.tool_p, g.seed, g.init_from_base) == (40, 5e-4, 0.3, 3, True)
+    assert (g.epochs, g.lr, g.lr_decay, g.tool_p, g.seed, g.init_from_base, g.keep_best) == (40, 1e-3, 0.92, 0.3, 3,
+                                                                                             True, True)
+    assert g.target_shifts_mm == (-3, -2, -1, 0, 1, 2, 3) and f.target_shifts_mm == (0,) and not f.keep_best
     assert TrainConfig.cpu("editor", epochs=2).epochs == 2
     with pytest.raises(ValueError, match="kind must be one of"):
         TrainConfig.cpu("edtor")
