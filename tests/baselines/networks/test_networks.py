@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from baselines.networks import IsenseeNet, UNet3D, make_backbone
-from baselines.editing_network.training import U_NETS  # P-Net (no downsampling) has its own tests
+from baselines.editing_network.training_config import U_NETS  # P-Net (no downsampling) has its own tests
 from baselines.networks.backbone import pad_to_multiple
 
 torch.set_num_threads(1)
