@@ -1,8 +1,9 @@
 """``simedit bench editing-gain``: G's editing gain against its training time, to size a run.
 
 G is trained from F with a preset (default: the CPU one) to the first epoch count, measured,
-trained on (resumed: the learning-rate schedule is per epoch, so a resumed run is the
-longer run's prefix) to the next, measured, and so on. Each point records the training
+trained on (resumed: the learning-rate schedule is per epoch, so each point follows the
+longer run's schedule; resuming reseeds the sample draws, so the 40-epoch point is a
+different draw from an uninterrupted 40-epoch G) to the next, measured, and so on. Each point records the training
 seconds so far (the checkpoints' per-epoch times, validation excluded) and, on the held-out
 cases (in none of F's or G's splits), the protocol's (b), (d) and (e) and the K sweep's
 volume at K = -0.5 and +0.5 (:mod:`baselines.editing_network.diagnosis`).

@@ -140,7 +140,7 @@ def test_the_gain_curve_resumes_g_through_its_epoch_counts(tmp_path):
                         overrides=tiny)
     assert [p.epochs for p in points] == [1, 2] and len(said) == 2
     first, second = (load_checkpoint(tmp_path / "curve" / f"G-{n}.pt").training["history"] for n in (1, 2))
-    assert len(first) == 1 and len(second) == 2 and second[0] == first[0]  # resumed: the 1-epoch run is its prefix
+    assert len(first) == 1 and len(second) == 2 and second[0] == first[0]  # resumed: the 1-epoch history goes on
     assert points[1].train_s == pytest.approx(first[0]["seconds"] + second[1]["seconds"])
     assert all(0 <= p.unedited <= 1 and p.volume_k_minus >= 0 for p in points)
 
