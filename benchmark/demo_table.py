@@ -18,15 +18,16 @@ import pandas as pd
 TABLE_FILE = "demo-table.md"
 
 
-def sweep_ratios(sweep_csv: Path) -> dict[str, dict[float, float]]:
-    """Per method: K -> mean over cases of volume / unedited volume (empty when no sweep ran)."""
+def sweep_ratios(sweep_csv: Path) -> dict[str, tuple[int, dict[float, float]]]:
+    """Per method: its number of cases, and K -> mean over cases of volume / unedited volume
+    (empty when no sweep ran)."""
     if not sweep_csv.is_file():
         return {}
     rows = pd.read_csv(sweep_csv)
-    rows = rows[rows["base_volume_ml"] > 0]
-    ratio = rows["volume_ml"] / rows["base_volume_ml"]
-    return {method: {float(k): float(v) for k, v in group.groupby(rows.loc[group.index, "k"]).mean().items()}
-            for method, group in ratio.groupby(rows["method"])}
+    cases = rows.groupby("method")["case"].nunique()
+    rows = rows[rows["base_volume_ml"] > 0].assign(ratio=lambda r: r["volume_ml"] / r["base_volume_ml"])
+    return {method: (int(cases[method]), {float(k): float(v) for k, v in group.groupby("k")["ratio"].mean().items()})
+            for method, group in rows.groupby("method")}
 
 
 def demo_table(results: Path, report: Path, seconds: Mapping[str, float], code: Mapping[str, object] | None = None) -> str:
@@ -46,9 +47,7 @@ def demo_table(results: Path, report: Path, seconds: Mapping[str, float], code: 
         lines.append(f"| {row.experiment} | {row.mean_dice:.3f} | {edits} |")
     cases = int(summary["cases"].max()) if len(summary) else 0
     notes = [f"Mean final Dice on {cases} held-out phantoms (`report/tables/summary.csv`)."]
-    sweep = pd.read_csv(results / "analyses" / "sweep.csv") if (results / "analyses" / "sweep.csv").is_file() else None
-    for method, ratios in sweep_ratios(results / "analyses" / "sweep.csv").items():
-        n = sweep["case"][sweep["method"] == method].nunique()
+    for method, (n, ratios) in sweep_ratios(results / "analyses" / "sweep.csv").items():
         ends = ", ".join(f"{ratios[k]:.2f}x at K = {k:+g}" for k in (min(ratios), max(ratios)))
         notes.append(f"Adjustment sweep, {method} on {n} cases: mean volume over the unedited one {ends}.")
     stages = ", ".join(f"{stage} {s / 60:.1f} min" if s >= 60 else f"{stage} {s:.0f} s" for stage, s in seconds.items())

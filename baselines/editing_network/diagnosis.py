@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-import edt
 import numpy as np
 
 from benchmark.case import Case
-from benchmark.edit_quality import edit_voxels
+from benchmark.edit_quality import edit_voxels, locality
 from benchmark.edits import Adjustment, EditHistory
 from benchmark.method import Method
 from benchmark.metrics import dice
@@ -66,13 +65,16 @@ class KRow:
     dice: float
 
 
-def _near(voxels: np.ndarray, shape: tuple[int, int, int], spacing: Sequence[float], near_mm: float) -> np.ndarray:
-    """bool [X, Y, Z]: voxels within ``near_mm`` of any of ``voxels`` (int [N, 3])."""
-    if len(voxels) == 0:
-        return np.zeros(shape, bool)
-    free = np.ones(shape, np.uint8)
-    free[tuple(voxels.T)] = 0
-    return edt.edt(free, anisotropy=tuple(float(s) for s in spacing), black_border=False) <= near_mm
+def _flips(before: np.ndarray, after: np.ndarray, edits: list, spacing: Sequence[float],
+           near_mm: float) -> tuple[int, int]:
+    """Voxels flipped within ``near_mm`` of the edits' voxels and beyond, from
+    :func:`benchmark.edit_quality.locality` (an edit without voxels: every flip is far)."""
+    changed = int(np.count_nonzero(before != after))
+    if changed == 0:
+        return 0, 0
+    share_far, _ = locality(before, after, edit_voxels(edits, before.shape), tuple(spacing), near_mm)
+    far = changed if np.isnan(share_far) else int(round(share_far * changed))
+    return changed - far, far
 
 
 def tool_response(cases: Iterable[Case], editor: Method, users: Sequence[str] = USERS, near_mm: float = 5.0,
@@ -95,10 +97,8 @@ def tool_response(cases: Iterable[Case], editor: Method, users: Sequence[str] = 
             edits = list(make_user(user, "test").propose(RoundState(case.label, before, EditHistory(), 1, case.spacing),
                                                          rng))
             after = before if not edits else np.asarray(editor.predict(image, EditHistory().add(edits)), bool)
-            flipped = before != after
-            near = _near(edit_voxels(edits, case.label.shape), case.label.shape, case.spacing, near_mm)
             rows.append(ToolRow(case.case_id, user, len(edits), dice(before, case.label), dice(after, case.label),
-                                int(np.count_nonzero(flipped & near)), int(np.count_nonzero(flipped & ~near))))
+                                *_flips(before, after, edits, case.spacing, near_mm)))
     return rows
 
 
